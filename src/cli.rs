@@ -1,0 +1,259 @@
+//! The command line: argument definitions (clap derive), validation into options that cannot hold
+//! an invalid state, and the `parse` and `analyze` commands. Exit codes: 0 success, 2 usage or
+//! input error (missing file, corrupt gzip, no records, bad option).
+
+use crate::analysis::{AnalysisOptions, Collector};
+use crate::cost::{Architecture, Pricing};
+use crate::export::{Format, exporter};
+use crate::parse::{self, ScanSummary};
+use crate::recommend::{DEFAULT_HEADROOM, DEFAULT_STEP};
+use crate::report::Source;
+use crate::units::Mb;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+/// Right-size AWS Lambda memory from evidence: captured logs today, measured invocations next.
+#[derive(Debug, Parser)]
+#[command(name = "powertune", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  powertune analyze fixtures/logs/brand-api.log
+  aws logs tail /aws/lambda/brand-api --since 7d | powertune analyze -
+  powertune analyze exports/ --format markdown --monthly-invocations 3000000
+  powertune parse logs.gz | jq 'select(.status != \"success\")'";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print every invocation record found in logs as JSON Lines.
+    ///
+    /// One object per record with exactly these fields, null where the log line has none:
+    /// request_id, duration_ms, billed_duration_ms, memory_size_mb, max_memory_used_mb,
+    /// init_duration_ms, restore_duration_ms, billed_restore_duration_ms, status
+    /// ("success", "timeout", "error" or "failure") and error_type.
+    Parse(ParseArgs),
+    /// Right-size memory from captured logs.
+    ///
+    /// Reads REPORT records, groups them by function and memory size, and reports invocations,
+    /// cold starts, errors, duration percentiles with a 95% confidence interval, memory used and
+    /// cost; then recommends the smallest size that leaves --headroom above the largest Max
+    /// Memory Used (never at or below a size that ran out of memory) and a timeout.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+struct InputArgs {
+    /// Log files, directories (read recursively) or - for stdin. Raw Lambda logs, `aws logs
+    /// tail`, `sam logs`, console CSV, filter-log-events JSON, JSON-format logs and Logs Insights
+    /// exports (CSV, JSON, Markdown) are recognised by content; gzip is decompressed.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Do not list lines that looked like REPORT records but could not be read.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct ParseArgs {
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+#[derive(Debug, Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    input: InputArgs,
+
+    /// Treat every record as this function's (otherwise functions are told apart by log group
+    /// or `[name]` prefix where the input shows them).
+    #[arg(long, value_name = "NAME")]
+    function: Option<String>,
+
+    /// AWS region whose prices apply [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+
+    /// Architecture whose prices apply: x86_64 or arm64.
+    #[arg(long, default_value = "x86_64", value_name = "ARCH")]
+    arch: String,
+
+    /// Invocations per month for monthly costs [default: the rate the logs' timestamps show].
+    #[arg(long, value_name = "N")]
+    monthly_invocations: Option<f64>,
+
+    /// Recommend at least this multiple of the largest Max Memory Used (1.0–10).
+    #[arg(long, default_value_t = DEFAULT_HEADROOM)]
+    headroom: f64,
+
+    /// Recommend multiples of this many MB (1–1024).
+    #[arg(long, default_value_t = DEFAULT_STEP, value_name = "MB")]
+    step: u32,
+
+    /// Configured ephemeral storage (/tmp) in MB, 512–10240; above 512 MB it is charged.
+    #[arg(long, default_value_t = 512, value_name = "MB")]
+    ephemeral_storage: u32,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Validated analysis options: everything the pipeline needs, checked once.
+fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
+    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
+    let region = a
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
+        .or_else(|| {
+            std::env::var("AWS_DEFAULT_REGION")
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let pricing = Pricing::lookup(&region, arch).context("--region")?;
+    if !(1.0..=10.0).contains(&a.headroom) {
+        bail!(
+            "--headroom must be between 1.0 and 10 (a multiple of the largest Max Memory Used), got {}",
+            a.headroom
+        );
+    }
+    if !(1..=1024).contains(&a.step) {
+        bail!("--step must be between 1 and 1024 MB, got {}", a.step);
+    }
+    if !(512..=10_240).contains(&a.ephemeral_storage) {
+        bail!(
+            "--ephemeral-storage must be between 512 and 10240 MB (Lambda's /tmp range), got {}",
+            a.ephemeral_storage
+        );
+    }
+    if let Some(n) = a.monthly_invocations {
+        if !n.is_finite() || n < 0.0 {
+            bail!("--monthly-invocations must be a non-negative number, got {n}");
+        }
+    }
+    Ok(AnalysisOptions {
+        pricing,
+        ephemeral: Mb(a.ephemeral_storage),
+        monthly_invocations: a.monthly_invocations,
+        headroom: a.headroom,
+        step: a.step,
+        source: Source::Logs,
+    })
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Parse(a) => run_parse(&a),
+        Command::Analyze(a) => run_analyze(&a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("powertune: error: {e:#}");
+            2
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn report_malformed(s: &ScanSummary, quiet: bool) {
+    if s.malformed == 0 || quiet {
+        return;
+    }
+    eprintln!(
+        "powertune: {} line{} looked like REPORT records but could not be read:",
+        s.malformed,
+        if s.malformed == 1 { "" } else { "s" }
+    );
+    for m in &s.malformed_examples {
+        eprintln!("  {}:{}: {}: {}", m.source, m.line, m.reason, m.excerpt);
+    }
+    let more = s.malformed - s.malformed_examples.len() as u64;
+    if more > 0 {
+        eprintln!("  … and {more} more");
+    }
+}
+
+fn no_records(s: &ScanSummary) -> anyhow::Error {
+    let what = match s.sources.as_slice() {
+        [one] => one.clone(),
+        many => format!("{} inputs", many.len()),
+    };
+    let mut msg = format!(
+        "no Lambda invocation records found in {what} ({} bytes read). Looked for text REPORT lines \
+         (\"REPORT RequestId: … Duration: … ms Billed Duration: … ms Memory Size: … MB Max Memory Used: … MB\"), \
+         JSON-format platform.report events, and Logs Insights exports with @duration and @maxMemoryUsed columns",
+        s.bytes
+    );
+    if s.malformed > 0 {
+        msg.push_str(&format!(
+            "; {} lines looked like REPORT records but could not be read (listed above)",
+            s.malformed
+        ));
+    }
+    anyhow::Error::msg(msg)
+}
+
+fn run_parse(a: &ParseArgs) -> Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut write_err: Option<io::Error> = None;
+    let summary = parse::scan_paths(&a.input.paths, &mut |obs| {
+        if write_err.is_some() {
+            return;
+        }
+        let res = serde_json::to_writer(&mut out, &obs.record)
+            .map_err(io::Error::from)
+            .and_then(|_| out.write_all(b"\n"));
+        if let Err(e) = res {
+            write_err = Some(e);
+        }
+    })?;
+    if let Some(e) = write_err {
+        return Err(e).context("writing to stdout");
+    }
+    out.flush().context("writing to stdout")?;
+    report_malformed(&summary, a.input.quiet);
+    if summary.records == 0 {
+        return Err(no_records(&summary));
+    }
+    Ok(())
+}
+
+fn run_analyze(a: &AnalyzeArgs) -> Result<()> {
+    let opts = analysis_options(a)?;
+    let mut collector = Collector::new(a.function.clone());
+    let summary = parse::scan_paths(&a.input.paths, &mut |obs| collector.push(&obs))?;
+    report_malformed(&summary, a.input.quiet);
+    if collector.records() == 0 {
+        return Err(no_records(&summary));
+    }
+    let reports = collector.into_reports(&opts, Some(&summary));
+    let bytes = exporter(a.format).serialize(&reports)?;
+    let mut out = io::stdout().lock();
+    out.write_all(&bytes).context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    Ok(())
+}

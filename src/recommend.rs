@@ -1,0 +1,123 @@
+//! Right-sizing from logs. The rule: the smallest multiple of `step` that is at least `headroom`
+//! × the largest Max Memory Used and at least 128 MB, and above every size that ran out of memory,
+//! capped at Lambda's 10,240 MB. Also: whether the logs show the function to be CPU-bound (larger
+//! sizes ran faster), and a timeout that fits the durations seen.
+
+use crate::cost::{MAX_MEMORY, MIN_MEMORY};
+use crate::report::ConfigReport;
+
+/// Default multiplier on the largest Max Memory Used.
+pub const DEFAULT_HEADROOM: f64 = 1.5;
+/// Default granularity of recommended sizes, MB.
+pub const DEFAULT_STEP: u32 = 64;
+/// Suggested timeout = this × p99.9 duration. `powertune check` calls a timeout mis-set below
+/// 1.2 × p99.9 or above 10 × p99.9; 1.5 sits safely inside.
+pub const TIMEOUT_MARGIN: f64 = 1.5;
+
+/// The outcome of the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RightSize {
+    /// The size, MB.
+    pub memory_mb: u32,
+    /// The out-of-memory floor raised it.
+    pub raised_by_oom: bool,
+    /// Lambda's maximum capped it: even 10,240 MB may not be enough.
+    pub capped: bool,
+}
+
+/// Applies the right-sizing rule.
+pub fn right_size(max_used_mb: f64, headroom: f64, step: u32, oom_at: Option<u32>) -> RightSize {
+    let step = step.max(1);
+    let target = (max_used_mb * headroom).max(f64::from(MIN_MEMORY.0));
+    let round_up = |x: f64| -> u32 {
+        let k = (x / f64::from(step)).ceil();
+        (k * f64::from(step)).min(u32::MAX as f64) as u32
+    };
+    let mut mb = round_up(target).max(MIN_MEMORY.0);
+    let mut raised_by_oom = false;
+    if let Some(oom) = oom_at {
+        if mb <= oom {
+            mb = (oom / step + 1) * step;
+            raised_by_oom = true;
+        }
+    }
+    let capped = mb > MAX_MEMORY.0;
+    RightSize {
+        memory_mb: mb.min(MAX_MEMORY.0),
+        raised_by_oom,
+        capped,
+    }
+}
+
+/// Evidence that duration falls as memory rises: (smaller size, its mean, larger size, its mean).
+/// Requires ≥3 invocations at each size, ≥10% faster, and disjoint 95% confidence intervals.
+pub fn cpu_bound_evidence(configs: &[ConfigReport]) -> Option<(u32, f64, u32, f64)> {
+    let known: Vec<_> = configs
+        .iter()
+        .filter(|c| c.invocations >= 3)
+        .filter_map(|c| Some((c.memory_mb?, &c.duration_ms)))
+        .collect();
+    let mut best: Option<(u32, f64, u32, f64)> = None;
+    for (i, (ma, da)) in known.iter().enumerate() {
+        for (mb, db) in &known[i + 1..] {
+            let (Some([a_lo, _]), Some([_, b_hi])) = (da.ci95, db.ci95) else {
+                continue;
+            };
+            if mb > ma && db.mean < da.mean * 0.9 && b_hi < a_lo {
+                let gain = da.mean / db.mean.max(1e-9);
+                if best.is_none_or(|(_, a, _, b)| gain > a / b.max(1e-9)) {
+                    best = Some((*ma, da.mean, *mb, db.mean));
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Suggested timeout in whole seconds for a p99.9 duration (1–900 s, Lambda's range).
+pub fn timeout_for(p999_ms: f64) -> u32 {
+    ((p999_ms * TIMEOUT_MARGIN / 1000.0).ceil() as u32).clamp(1, 900)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_rounds_up_to_the_step_with_a_128_floor() {
+        assert_eq!(right_size(56.0, 1.5, 64, None).memory_mb, 128); // 84 → 128
+        assert_eq!(right_size(155.0, 1.5, 64, None).memory_mb, 256); // 232.5 → 256
+        assert_eq!(right_size(170.0, 1.5, 64, None).memory_mb, 256); // 255 → 256
+        assert_eq!(right_size(171.0, 1.5, 64, None).memory_mb, 320); // 256.5 → 320
+        assert_eq!(right_size(100.0, 2.0, 100, None).memory_mb, 200);
+        assert_eq!(right_size(10.0, 1.5, 100, None).memory_mb, 200); // 128 → 200
+    }
+
+    #[test]
+    fn never_at_or_below_a_size_that_ran_out_of_memory() {
+        // OOM at 512 with 512 used: 768 from headroom anyway.
+        assert_eq!(right_size(512.0, 1.5, 64, Some(512)).memory_mb, 768);
+        // Headroom 1.0 would say 512, the floor says more.
+        let r = right_size(512.0, 1.0, 64, Some(512));
+        assert_eq!(r.memory_mb, 576);
+        assert!(r.raised_by_oom);
+        // An OOM at a size above what headroom suggests still wins.
+        let r = right_size(100.0, 1.5, 64, Some(1024));
+        assert_eq!(r.memory_mb, 1088);
+        assert!(r.raised_by_oom);
+    }
+
+    #[test]
+    fn capped_at_lambdas_maximum() {
+        let r = right_size(9000.0, 1.5, 64, None);
+        assert_eq!(r.memory_mb, 10_240);
+        assert!(r.capped);
+    }
+
+    #[test]
+    fn timeout_margin_and_range() {
+        assert_eq!(timeout_for(1200.0), 2);
+        assert_eq!(timeout_for(1.0), 1);
+        assert_eq!(timeout_for(800_000.0), 900);
+    }
+}
