@@ -34,6 +34,28 @@ pub fn find_timestamp(s: &[u8]) -> Option<i64> {
     None
 }
 
+/// Like [`find_timestamp`], but the last timestamp in `s`: the one nearest to what follows.
+pub fn find_last_timestamp(s: &[u8]) -> Option<i64> {
+    let mut last = None;
+    let mut i = 0;
+    while i + 13 <= s.len() {
+        match find_timestamp(&s[i..]) {
+            Some(t) => {
+                last = Some(t);
+                // Skip past this timestamp's digits to look for a later one.
+                let start = i + s[i..].iter().position(|b| b.is_ascii_digit()).unwrap_or(0);
+                let mut j = start;
+                while j < s.len() && !matches!(s[j], b' ' | b'\t' | b',' | b'"' | b'[') {
+                    j += 1;
+                }
+                i = j.max(start + 1);
+            }
+            None => break,
+        }
+    }
+    last
+}
+
 fn num(s: &[u8], at: usize, len: usize) -> Option<i64> {
     let d = s.get(at..at + len)?;
     let mut v = 0i64;
@@ -171,6 +193,14 @@ mod tests {
             Some(1_606_899_519_747)
         );
         assert_eq!(find_timestamp(b"REPORT RequestId: 12345678901234"), None);
+        assert_eq!(
+            find_last_timestamp(br#"[{"timestamp": 1714557600000, "message": "x"}, {"timestamp": 1714557601250, "message": ""#),
+            Some(1_714_557_601_250)
+        );
+        assert_eq!(
+            find_last_timestamp(b"2024-05-01T10:00:00.000000+00:00 2024/05/01/[$LATEST]abc "),
+            Some(1_714_557_600_000)
+        );
         assert_eq!(find_timestamp(b"2024-13-01T00:00:00Z padding"), None);
     }
 

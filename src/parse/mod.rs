@@ -307,6 +307,8 @@ const CHUNK: usize = 2 << 20;
 /// Already-scanned bytes kept before the unscanned ones, so that an event or timestamp that
 /// started on an earlier line can still be read.
 const LOOKBACK: usize = json::MAX_EVENT;
+/// How far before a record its timestamp and function name are looked for.
+const PREFIX_WINDOW: usize = 512;
 
 struct Scanner<'s> {
     name: &'s str,
@@ -485,8 +487,10 @@ impl<'s> Scanner<'s> {
             record_end = next_end;
         }
         if report.is_complete() {
-            let prefix = &data[line_start..at];
-            let timestamp_ms = context::find_timestamp(prefix)
+            // What precedes the record on its line, near enough to belong to it (a compact JSON
+            // line holds many events, each with its own timestamp).
+            let prefix = &data[line_start.max(at.saturating_sub(PREFIX_WINDOW))..at];
+            let timestamp_ms = context::find_last_timestamp(prefix)
                 .or_else(|| lookback_timestamp(data, line_start, prefix));
             self.summary.records += 1;
             sink(Observation {
@@ -501,7 +505,12 @@ impl<'s> Scanner<'s> {
             };
             self.malformed(data, line_start, line_end, reason);
         }
-        Some(record_end)
+        // Later records may share the line (compact JSON); only continuation lines are used up.
+        Some(if record_end > line_end {
+            record_end
+        } else {
+            at + text::NEEDLE.len()
+        })
     }
 
     fn json_hit(
@@ -525,7 +534,9 @@ impl<'s> Scanner<'s> {
                         sink(Observation {
                             record: rep.record,
                             timestamp_ms: rep.timestamp_ms,
-                            function: context::find_function(&data[line_start..start]),
+                            function: context::find_function(
+                                &data[line_start.max(start.saturating_sub(PREFIX_WINDOW))..start],
+                            ),
                         });
                     }
                     Err(json::JsonError::NotAReport) => {}
