@@ -8,7 +8,7 @@ use crate::parse::{Observation, ScanSummary};
 use crate::recommend::{self, right_size};
 use crate::record::{InvocationRecord, Status};
 use crate::report::*;
-use crate::stats::Summary;
+use crate::stats::{Mean, Summary};
 use crate::units::{Mb, Ms, Usd};
 use std::collections::BTreeMap;
 
@@ -41,7 +41,7 @@ struct Group {
     failures: u64,
     error_types: BTreeMap<String, u64>,
     duration: Summary,
-    billed: Summary,
+    billed: Mean,
     init: Summary,
     restore: Summary,
     mem_used: Summary,
@@ -79,7 +79,9 @@ impl Group {
             }
         };
         push(&mut self.duration, r.duration_ms);
-        push(&mut self.billed, r.billed_duration_ms);
+        if let Some(b) = r.billed_duration_ms {
+            self.billed.push(b);
+        }
         push(&mut self.init, r.init_duration_ms);
         push(&mut self.restore, r.restore_duration_ms);
         push(&mut self.mem_used, r.max_memory_used_mb);

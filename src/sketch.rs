@@ -28,6 +28,8 @@ struct Buckets {
     counts: Vec<u64>,
     zeros: u64,
     total: u64,
+    /// The last value and its bucket: memory figures repeat, and a logarithm is not free.
+    last: (f64, i32),
 }
 
 impl Buckets {
@@ -40,6 +42,7 @@ impl Buckets {
             counts: Vec::new(),
             zeros: 0,
             total: 0,
+            last: (f64::NAN, 0),
         }
     }
 
@@ -49,7 +52,13 @@ impl Buckets {
             self.zeros += 1;
             return;
         }
-        let idx = (v.ln() / self.ln_gamma).ceil() as i32;
+        let idx = if v == self.last.0 {
+            self.last.1
+        } else {
+            let idx = (v.ln() / self.ln_gamma).ceil() as i32;
+            self.last = (v, idx);
+            idx
+        };
         if self.counts.is_empty() {
             self.offset = idx;
             self.counts.push(0);

@@ -7,6 +7,26 @@ use crate::sketch::QuantileSketch;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+/// Count, sum and mean of a metric whose distribution is not reported (billed duration).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mean {
+    n: u64,
+    sum: f64,
+}
+
+impl Mean {
+    /// Adds one sample.
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        self.sum += x;
+    }
+
+    /// Mean, None when empty.
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+}
+
 /// Accumulates samples of one metric.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {

@@ -34,26 +34,13 @@ pub fn find_timestamp(s: &[u8]) -> Option<i64> {
     None
 }
 
-/// Like [`find_timestamp`], but the last timestamp in `s`: the one nearest to what follows.
-pub fn find_last_timestamp(s: &[u8]) -> Option<i64> {
-    let mut last = None;
-    let mut i = 0;
-    while i + 13 <= s.len() {
-        match find_timestamp(&s[i..]) {
-            Some(t) => {
-                last = Some(t);
-                // Skip past this timestamp's digits to look for a later one.
-                let start = i + s[i..].iter().position(|b| b.is_ascii_digit()).unwrap_or(0);
-                let mut j = start;
-                while j < s.len() && !matches!(s[j], b' ' | b'\t' | b',' | b'"' | b'[') {
-                    j += 1;
-                }
-                i = j.max(start + 1);
-            }
-            None => break,
-        }
-    }
-    last
+/// The timestamp of the event that ends `prefix` (the text before a record on its line): the
+/// first timestamp after the last `{`, since a compact JSON line holds many events each with its
+/// own; otherwise the first on the line, where `aws logs tail`, `sam logs` and console exports
+/// put it.
+pub fn find_event_timestamp(prefix: &[u8]) -> Option<i64> {
+    let start = memchr::memrchr(b'{', prefix).unwrap_or(0);
+    find_timestamp(&prefix[start..])
 }
 
 fn num(s: &[u8], at: usize, len: usize) -> Option<i64> {
@@ -128,7 +115,9 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// function names and are skipped.
 pub fn find_function(prefix: &[u8]) -> Option<&str> {
     const GROUP: &[u8] = b"/aws/lambda/";
-    if let Some(at) = memchr::memmem::find(prefix, GROUP) {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(GROUP));
+    if let Some(at) = FINDER.find(prefix) {
         let start = at + GROUP.len();
         let mut end = start;
         while end < prefix.len() && is_name_byte(prefix[end]) {
@@ -194,11 +183,11 @@ mod tests {
         );
         assert_eq!(find_timestamp(b"REPORT RequestId: 12345678901234"), None);
         assert_eq!(
-            find_last_timestamp(br#"[{"timestamp": 1714557600000, "message": "x"}, {"timestamp": 1714557601250, "message": ""#),
+            find_event_timestamp(br#"[{"timestamp": 1714557600000, "message": "x"}, {"timestamp": 1714557601250, "message": ""#),
             Some(1_714_557_601_250)
         );
         assert_eq!(
-            find_last_timestamp(b"2024-05-01T10:00:00.000000+00:00 2024/05/01/[$LATEST]abc "),
+            find_event_timestamp(b"2024-05-01T10:00:00.000000+00:00 2024/05/01/[$LATEST]abc "),
             Some(1_714_557_600_000)
         );
         assert_eq!(find_timestamp(b"2024-13-01T00:00:00Z padding"), None);

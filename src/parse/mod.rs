@@ -303,7 +303,7 @@ impl Read for ThreadedReader {
 }
 
 /// Bytes read per refill.
-const CHUNK: usize = 2 << 20;
+const CHUNK: usize = 1 << 20;
 /// Already-scanned bytes kept before the unscanned ones, so that an event or timestamp that
 /// started on an earlier line can still be read.
 const LOOKBACK: usize = json::MAX_EVENT;
@@ -313,8 +313,10 @@ const PREFIX_WINDOW: usize = 512;
 struct Scanner<'s> {
     name: &'s str,
     summary: &'s mut ScanSummary,
-    /// Newlines in the bytes already dropped from the buffer.
+    /// Newlines before `counted_upto` (a position in the current buffer or map); advanced
+    /// lazily, only when a line number is needed or bytes are dropped.
     line_base: u64,
+    counted_upto: usize,
     /// Whether line numbers are still needed (false once enough examples are kept).
     counting_lines: bool,
     text_finder: memmem::Finder<'static>,
@@ -328,6 +330,7 @@ impl<'s> Scanner<'s> {
             counting_lines: summary.malformed_examples.len() < MALFORMED_SHOWN,
             summary,
             line_base: 0,
+            counted_upto: 0,
             text_finder: memmem::Finder::new(text::NEEDLE),
             json_finder: memmem::Finder::new(json::NEEDLE),
         }
@@ -403,9 +406,12 @@ impl<'s> Scanner<'s> {
             }
             // Keep a lookback window of scanned bytes; drop the rest.
             let drop = done.saturating_sub(LOOKBACK);
-            if self.counting_lines {
-                self.line_base += memchr::memchr_iter(b'\n', &buf[..drop]).count() as u64;
+            if self.counting_lines && self.counted_upto < drop {
+                self.line_base +=
+                    memchr::memchr_iter(b'\n', &buf[self.counted_upto..drop]).count() as u64;
+                self.counted_upto = drop;
             }
+            self.counted_upto = self.counted_upto.saturating_sub(drop);
             buf.copy_within(drop..len, 0);
             len -= drop;
             from = done - drop;
@@ -490,7 +496,7 @@ impl<'s> Scanner<'s> {
             // What precedes the record on its line, near enough to belong to it (a compact JSON
             // line holds many events, each with its own timestamp).
             let prefix = &data[line_start.max(at.saturating_sub(PREFIX_WINDOW))..at];
-            let timestamp_ms = context::find_last_timestamp(prefix)
+            let timestamp_ms = context::find_event_timestamp(prefix)
                 .or_else(|| lookback_timestamp(data, line_start, prefix));
             self.summary.records += 1;
             sink(Observation {
@@ -570,8 +576,12 @@ impl<'s> Scanner<'s> {
         if self.summary.malformed_examples.len() >= MALFORMED_SHOWN {
             return;
         }
-        let line =
-            self.line_base + memchr::memchr_iter(b'\n', &data[..line_start]).count() as u64 + 1;
+        if self.counted_upto <= line_start {
+            self.line_base +=
+                memchr::memchr_iter(b'\n', &data[self.counted_upto..line_start]).count() as u64;
+            self.counted_upto = line_start;
+        }
+        let line = self.line_base + 1;
         let line_end =
             memchr::memchr(b'\n', &data[line_start..line_end]).map_or(line_end, |i| line_start + i);
         let raw = &data[line_start..line_end.min(line_start + 160)];

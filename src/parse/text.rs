@@ -45,11 +45,21 @@ impl<'a> TextReport<'a> {
             i += 1;
         }
         if i > start {
-            r.record.request_id = std::str::from_utf8(&after_needle[start..i])
-                .ok()
-                .map(Cow::Borrowed);
+            r.record.request_id = ascii_str(&after_needle[start..i]).map(Cow::Borrowed);
         }
-        r.fields(&after_needle[i..]);
+        let rest = &after_needle[i..];
+        match canonical(rest) {
+            // Lambda's own tab-separated layout: four fields read by literal comparison.
+            Some((d, b, m, u, used)) => {
+                let rec = &mut r.record;
+                rec.duration_ms = Some(d);
+                rec.billed_duration_ms = Some(b);
+                rec.memory_size_mb = Some(m);
+                rec.max_memory_used_mb = Some(u);
+                r.fields(&rest[used..]);
+            }
+            None => r.fields(rest),
+        }
         r
     }
 
@@ -73,7 +83,12 @@ impl<'a> TextReport<'a> {
 
     /// True when the four fields every text REPORT line carries are present.
     pub fn is_complete(&self) -> bool {
-        self.missing().is_empty()
+        let r = &self.record;
+        r.request_id.is_some()
+            && r.duration_ms.is_some()
+            && r.billed_duration_ms.is_some()
+            && r.memory_size_mb.is_some()
+            && r.max_memory_used_mb.is_some()
     }
 
     /// Names of the mandatory fields not (yet) seen.
@@ -132,10 +147,19 @@ impl<'a> TextReport<'a> {
             }
             let key = &s[key_start..j];
             i = j + 1;
-            let field = KEYS
-                .iter()
-                .find(|(k, _)| k.as_bytes() == key)
-                .map(|(_, f)| *f);
+            let field = match key {
+                b"Duration" => Some(Field::Duration),
+                b"Billed Duration" => Some(Field::Billed),
+                b"Memory Size" => Some(Field::Memory),
+                b"Max Memory Used" => Some(Field::MaxMemory),
+                b"Init Duration" => Some(Field::Init),
+                b"Restore Duration" => Some(Field::Restore),
+                b"Billed Restore Duration" => Some(Field::BilledRestore),
+                b"Status" => Some(Field::Status),
+                b"Error Type" => Some(Field::ErrorType),
+                b"XRAY TraceId" => Some(Field::Xray),
+                _ => None,
+            };
             match field {
                 Some(Field::Xray) | None if key.starts_with(b"XRAY") || key == b"RequestId" => {
                     self.stop = Stop::Terminator;
@@ -147,7 +171,7 @@ impl<'a> TextReport<'a> {
                     while i < s.len() && !is_sep_or_term(s[i]) {
                         i += 1;
                     }
-                    let v = std::str::from_utf8(&s[st..i]).unwrap_or("");
+                    let v = ascii_str(&s[st..i]).unwrap_or("");
                     if field == Some(Field::Status) {
                         self.record.status = Status::from_field(v);
                     } else if !v.is_empty() {
@@ -229,6 +253,38 @@ const KEYS: &[(&str, Field)] = &[
     ("Error Type", Field::ErrorType),
     ("XRAY TraceId", Field::Xray),
 ];
+
+/// Reads `\tDuration: X ms\tBilled Duration: X ms\tMemory Size: X MB\tMax Memory Used: X MB`
+/// exactly as Lambda writes it; None for any other layout (which the general reader handles).
+/// Returns the four values and the bytes used.
+fn canonical(s: &[u8]) -> Option<(f64, f64, f64, f64, usize)> {
+    fn lit(s: &[u8], i: usize, l: &[u8]) -> Option<usize> {
+        s.get(i..i + l.len())
+            .filter(|x| *x == l)
+            .map(|_| i + l.len())
+    }
+    let mut i = lit(s, 0, b"\tDuration: ")?;
+    let d = parse_decimal(s, &mut i)?;
+    i = lit(s, i, b" ms\tBilled Duration: ")?;
+    let b = parse_decimal(s, &mut i)?;
+    i = lit(s, i, b" ms\tMemory Size: ")?;
+    let m = parse_decimal(s, &mut i)?;
+    i = lit(s, i, b" MB\tMax Memory Used: ")?;
+    let u = parse_decimal(s, &mut i)?;
+    i = lit(s, i, b" MB")?;
+    Some((d, b, m, u, i))
+}
+
+/// The bytes as text when they are ASCII (request ids, error types always are); anything else
+/// goes through the full UTF-8 check.
+fn ascii_str(b: &[u8]) -> Option<&str> {
+    if b.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(b) })
+    } else {
+        std::str::from_utf8(b).ok()
+    }
+}
 
 /// Characters that end a record: quotes and backticks of source code and markdown, pipes of
 /// markdown tables, commas of CSV.
