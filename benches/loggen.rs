@@ -80,7 +80,7 @@ pub fn generate<W: Write>(out: &mut W, target: u64, seed: u64) -> io::Result<(u6
         buf.push_str(&format!("{now} {stream} END RequestId: {id}\n"));
         let base = 20.0 + 2000.0 * (128.0 / f64::from(mem)).min(1.0) * rng.unit();
         let dur = (base * 100.0).round() / 100.0;
-        let cold = rng.next() % 50 == 0;
+        let cold = rng.next().is_multiple_of(50);
         let init = if cold {
             Some(150.0 + rng.unit() * 400.0)
         } else {
@@ -100,7 +100,7 @@ pub fn generate<W: Write>(out: &mut W, target: u64, seed: u64) -> io::Result<(u6
             _ => {}
         }
         buf.push('\n');
-        if rng.next() % 10 == 0 {
+        if rng.next().is_multiple_of(10) {
             buf.push_str(&format!(
                 "{now} {stream} XRAY TraceId: 1-6630f3a0-{:024x}\tSegmentId: {:016x}\tSampled: true\n",
                 rng.next() as u128,

@@ -192,6 +192,15 @@ fn config_report(g: &Group, opts: &AnalysisOptions) -> Option<ConfigReport> {
     })
 }
 
+/// "1 invocation", "2 invocations".
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{} {word}s", crate::export::count(n))
+    }
+}
+
 fn human_span(ms: i64) -> String {
     let s = ms as f64 / 1000.0;
     if s < 3600.0 {
@@ -208,7 +217,10 @@ fn volume(groups: &[Group], opts: &AnalysisOptions) -> MonthlyVolume {
         return MonthlyVolume {
             invocations: Some(n),
             basis: "flag".into(),
-            detail: format!("{n:.0} invocations a month (--monthly-invocations)"),
+            detail: format!(
+                "{} invocations a month (--monthly-invocations)",
+                crate::export::count(n.round() as u64)
+            ),
         };
     }
     let with_ts: u64 = groups.iter().map(|g| g.with_ts).sum();
@@ -224,8 +236,10 @@ fn volume(groups: &[Group], opts: &AnalysisOptions) -> MonthlyVolume {
                 invocations: Some(monthly),
                 basis: "observed".into(),
                 detail: format!(
-                    "{with_ts} invocations over {} of logs ≈ {monthly:.0} a month (730 h), if the logs hold every invocation; pass --monthly-invocations to override",
-                    human_span(span)
+                    "{} invocations over {} of logs ≈ {} a month (730 h), if the logs hold every invocation; pass --monthly-invocations to override",
+                    crate::export::count(with_ts),
+                    human_span(span),
+                    crate::export::count(monthly.round() as u64)
                 ),
             };
         }
@@ -276,8 +290,8 @@ fn build_report(
             ));
         } else if g.invocations < 10 {
             warnings.push(format!(
-                "only {} invocations at {} MB: its statistics are rough",
-                g.invocations,
+                "only {} at {} MB: its statistics are rough",
+                plural(g.invocations, "invocation"),
                 g.memory.unwrap_or(0)
             ));
         }
@@ -419,8 +433,9 @@ fn timeout_advice(current: Option<&Group>, timeouts_seen: u64) -> TimeoutAdvice 
             Ms(p)
         ),
         (Some(p), Some(s)) if n < 1000 => format!(
-            "{s} s: 1.5 × the p99.9 duration ({}); from {n} invocations the p99.9 is close to the longest one seen",
-            Ms(p)
+            "{s} s: 1.5 × the p99.9 duration ({}); from {} the p99.9 is close to the longest one seen",
+            Ms(p),
+            plural(n, "invocation")
         ),
         (Some(p), Some(s)) => format!("{s} s: 1.5 × the p99.9 duration ({})", Ms(p)),
         _ => "no durations to base a timeout on".into(),
@@ -499,8 +514,17 @@ fn reason_text(r: &ReasonInput<'_>) -> String {
             .into_iter()
             .map(|m| m.to_string())
             .collect();
+        let consequence = match r.current {
+            Some(cur) if rec < cur => {
+                "so at a smaller size it will run longer and the saving is not assured"
+            }
+            Some(cur) if rec > cur => {
+                "so at a larger size it will also run faster and the extra cost is likely smaller than shown"
+            }
+            _ => "so duration depends on the size chosen",
+        };
         s.push_str(&format!(
-            " But these logs show the function is CPU-bound: it ran faster with more memory (mean {} at {a} MB, {} at {b} MB), so at a smaller size it will run longer and the saving is not assured. Measure before changing: powertune run --function {} --memory {}.",
+            " These logs show the function is CPU-bound: it ran faster with more memory (mean {} at {a} MB, {} at {b} MB), {consequence}. Measure before changing: powertune run --function {} --memory {}.",
             Ms(da),
             Ms(db),
             r.function.unwrap_or("NAME"),

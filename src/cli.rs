@@ -134,10 +134,10 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
             a.ephemeral_storage
         );
     }
-    if let Some(n) = a.monthly_invocations {
-        if !n.is_finite() || n < 0.0 {
-            bail!("--monthly-invocations must be a non-negative number, got {n}");
-        }
+    if let Some(n) = a.monthly_invocations
+        && (!n.is_finite() || n < 0.0)
+    {
+        bail!("--monthly-invocations must be a non-negative number, got {n}");
     }
     Ok(AnalysisOptions {
         pricing,

@@ -35,11 +35,11 @@ pub fn right_size(max_used_mb: f64, headroom: f64, step: u32, oom_at: Option<u32
     };
     let mut mb = round_up(target).max(MIN_MEMORY.0);
     let mut raised_by_oom = false;
-    if let Some(oom) = oom_at {
-        if mb <= oom {
-            mb = (oom / step + 1) * step;
-            raised_by_oom = true;
-        }
+    if let Some(oom) = oom_at
+        && mb <= oom
+    {
+        mb = (oom / step + 1) * step;
+        raised_by_oom = true;
     }
     let capped = mb > MAX_MEMORY.0;
     RightSize {

@@ -118,10 +118,10 @@ impl<'a> InvocationRecord<'a> {
     /// Ran out of memory: Lambda says `Runtime.OutOfMemory`, or the invocation failed with Max
     /// Memory Used at the configured size (older logs carry no error type for OOM kills).
     pub fn is_out_of_memory(&self) -> bool {
-        if let Some(t) = &self.error_type {
-            if t.contains("OutOfMemory") {
-                return true;
-            }
+        if let Some(t) = &self.error_type
+            && t.contains("OutOfMemory")
+        {
+            return true;
         }
         self.status != Status::Success
             && matches!((self.max_memory_used_mb, self.memory_size_mb), (Some(u), Some(m)) if u >= m)

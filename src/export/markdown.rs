@@ -90,13 +90,13 @@ impl Exporter for MarkdownExporter {
                     usd(c.cost_per_million_usd),
                 )?;
             }
-            if let Some(to) = r.recommendation.memory_mb {
-                if !r.configs.iter().any(|c| c.memory_mb == Some(to)) {
-                    writeln!(
-                        out,
-                        "\nRecommended size {to} MB was not among the sizes measured."
-                    )?;
-                }
+            if let Some(to) = r.recommendation.memory_mb
+                && !r.configs.iter().any(|c| c.memory_mb == Some(to))
+            {
+                writeln!(
+                    out,
+                    "\nRecommended size {to} MB was not among the sizes measured."
+                )?;
             }
             writeln!(
                 out,

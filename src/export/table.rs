@@ -111,9 +111,13 @@ impl Exporter for TableExporter {
                 .filter_map(|c| {
                     let i = c.init_duration_ms.as_ref()?;
                     Some(format!(
-                        "{}: {} cold starts, init mean {} (p99 {})",
+                        "{}: {}, init mean {} (p99 {})",
                         size(c.memory_mb),
-                        i.count,
+                        if i.count == 1 {
+                            "1 cold start".to_owned()
+                        } else {
+                            format!("{} cold starts", count(i.count))
+                        },
                         ms(i.mean),
                         ms(i.p99)
                     ))
@@ -137,14 +141,14 @@ impl Exporter for TableExporter {
             for n in &r.pricing.notes {
                 writeln!(out, "  - {n}")?;
             }
-            if let Some(inp) = &r.input {
-                if inp.malformed > 0 {
-                    writeln!(
-                        out,
-                        "Note: {} lines looked like REPORT records but could not be read (listed on stderr).",
-                        inp.malformed
-                    )?;
-                }
+            if let Some(inp) = &r.input
+                && inp.malformed > 0
+            {
+                writeln!(
+                    out,
+                    "Note: {} lines looked like REPORT records but could not be read (listed on stderr).",
+                    inp.malformed
+                )?;
             }
             if !r.warnings.is_empty() {
                 writeln!(out, "Warnings:")?;

@@ -21,10 +21,10 @@ pub fn find_timestamp(s: &[u8]) -> Option<i64> {
             while j < s.len() && s[j].is_ascii_digit() {
                 j += 1;
             }
-            if j - i == 13 {
-                if let Ok(v) = std::str::from_utf8(&s[i..j]).unwrap_or("").parse::<i64>() {
-                    return Some(v);
-                }
+            if j - i == 13
+                && let Ok(v) = std::str::from_utf8(&s[i..j]).unwrap_or("").parse::<i64>()
+            {
+                return Some(v);
             }
             i = j;
         } else {

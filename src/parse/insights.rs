@@ -56,26 +56,26 @@ pub struct Row {
 /// `@type` other than REPORT, or a row with no duration at all).
 pub fn row(fields: &HashMap<String, String>) -> Result<Option<Row>, String> {
     let get = |k: &str| fields.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
-    if let Some(t) = get("@type") {
-        if t != "REPORT" {
-            return Ok(None);
-        }
+    if let Some(t) = get("@type")
+        && t != "REPORT"
+    {
+        return Ok(None);
     }
     let timestamp_ms = get("@timestamp").and_then(|t| find_timestamp(t.as_bytes()));
     let function = get("@log")
         .or(get("@logGroup"))
         .and_then(|l| find_function(l.as_bytes()))
         .map(str::to_owned);
-    if let Some(msg) = get("@message") {
-        if let Some(at) = memchr::memmem::find(msg.as_bytes(), TEXT_NEEDLE) {
-            let t = TextReport::parse(&msg.as_bytes()[at + TEXT_NEEDLE.len()..]);
-            if t.is_complete() {
-                return Ok(Some(Row {
-                    record: t.record.into_owned(),
-                    timestamp_ms,
-                    function,
-                }));
-            }
+    if let Some(msg) = get("@message")
+        && let Some(at) = memchr::memmem::find(msg.as_bytes(), TEXT_NEEDLE)
+    {
+        let t = TextReport::parse(&msg.as_bytes()[at + TEXT_NEEDLE.len()..]);
+        if t.is_complete() {
+            return Ok(Some(Row {
+                record: t.record.into_owned(),
+                timestamp_ms,
+                function,
+            }));
         }
     }
     let num = |k: &str| -> Result<Option<f64>, String> {

@@ -736,12 +736,9 @@ mod tests {
     use super::*;
     use crate::record::Status;
 
-    fn collect(
-        data: &[u8],
-    ) -> (
-        Vec<(InvocationRecord<'static>, Option<i64>, Option<String>)>,
-        ScanSummary,
-    ) {
+    type Found = (InvocationRecord<'static>, Option<i64>, Option<String>);
+
+    fn collect(data: &[u8]) -> (Vec<Found>, ScanSummary) {
         let mut out = Vec::new();
         let s = scan_bytes("test", data, &mut |o| {
             out.push((
@@ -873,7 +870,7 @@ some app line\n";
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                if seed % 3 == 0 {
+                if seed.is_multiple_of(3) {
                     data.push((seed >> 8) as u8);
                 } else {
                     data.extend_from_slice(pieces[(seed >> 16) as usize % pieces.len()]);
