@@ -274,6 +274,17 @@ mod tests {
     }
 
     #[test]
+    fn every_number_may_be_a_float() {
+        let r = find(
+            r#"{"time":"2024-01-01T00:00:00Z","type":"platform.report","record":{"requestId":"f","status":"success","metrics":{"durationMs":12.5,"billedDurationMs":13.0,"memorySizeMB":256.0,"maxMemoryUsedMB":80.0,"initDurationMs":300.25}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.record.billed_duration_ms, Some(13.0));
+        assert_eq!(r.record.memory_size_mb, Some(256.0));
+        assert_eq!(r.record.max_memory_used_mb, Some(80.0));
+    }
+
+    #[test]
     fn managed_instances_report_has_only_duration() {
         let r = find(
             r#"{"time":"2025-09-19T19:36:50.881Z","type":"platform.report","record":{"requestId":"13","status":"success","metrics":{"durationMs":1.148},"spans":[]}}"#,

@@ -74,22 +74,22 @@ pub enum InputError {
     )]
     NotFound(PathBuf),
     /// A path that cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Unreadable {
         /// The path.
         path: String,
         /// Why.
-        source: io::Error,
+        cause: io::Error,
     },
     /// A file that starts like gzip but does not decompress.
     #[error(
-        "{path} starts like gzip but does not decompress: {source} (is the file truncated or corrupt?)"
+        "{path} starts like gzip but does not decompress: {cause} (is the file truncated or corrupt?)"
     )]
     CorruptGzip {
         /// The path.
         path: String,
         /// The decoder's complaint.
-        source: io::Error,
+        cause: io::Error,
     },
     /// An Insights JSON export that is not valid JSON.
     #[error("{path} looks like a Logs Insights JSON export but cannot be read: {reason}")]
@@ -115,7 +115,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
             } else {
                 InputError::Unreadable {
                     path: p.display().to_string(),
-                    source: e,
+                    cause: e,
                 }
             }
         })?;
@@ -131,7 +131,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
     let unreadable = |e| InputError::Unreadable {
         path: dir.display().to_string(),
-        source: e,
+        cause: e,
     };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(unreadable)?
@@ -164,7 +164,7 @@ pub fn scan_paths(
         } else {
             let file = File::open(f).map_err(|e| InputError::Unreadable {
                 path: name.clone(),
-                source: e,
+                cause: e,
             })?;
             scan_reader(&name, Box::new(file), sink, &mut summary)?;
         }
@@ -201,7 +201,7 @@ pub fn scan_reader<'r>(
     let mut buffered = BufReader::with_capacity(64 * 1024, reader);
     let head = buffered.fill_buf().map_err(|e| InputError::Unreadable {
         path: name.into(),
-        source: e,
+        cause: e,
     })?;
     if head.starts_with(&GZIP_MAGIC) {
         // Decompress on a second thread so that parsing overlaps decompression.
@@ -215,11 +215,11 @@ pub fn scan_reader<'r>(
             match (res, decode) {
                 (_, Err(e)) => Err(InputError::CorruptGzip {
                     path: name.into(),
-                    source: e,
+                    cause: e,
                 }),
-                (Err(InputError::Unreadable { source, .. }), _) => Err(InputError::CorruptGzip {
+                (Err(InputError::Unreadable { cause, .. }), _) => Err(InputError::CorruptGzip {
                     path: name.into(),
-                    source,
+                    cause,
                 }),
                 (r, Ok(())) => r,
             }
@@ -339,7 +339,7 @@ impl<'s> Scanner<'s> {
     fn unreadable(&self, e: io::Error) -> InputError {
         InputError::Unreadable {
             path: self.name.into(),
-            source: e,
+            cause: e,
         }
     }
 
@@ -629,7 +629,7 @@ impl<'s> Scanner<'s> {
                 .read_to_end(&mut all)
                 .map_err(|e| InputError::Unreadable {
                     path: name.clone(),
-                    source: e,
+                    cause: e,
                 })?;
             // The head was counted when it was read; count the rest now.
             summary.bytes += all.len() as u64;
@@ -662,7 +662,7 @@ impl<'s> Scanner<'s> {
                 .read_until(b'\n', &mut raw)
                 .map_err(|e| InputError::Unreadable {
                     path: name.clone(),
-                    source: e,
+                    cause: e,
                 })?;
             if n == 0 {
                 break;
