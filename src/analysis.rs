@@ -168,8 +168,11 @@ fn config_report(g: &Group, opts: &AnalysisOptions) -> Option<ConfigReport> {
         _ => None,
     };
     let mem = g.mem_used.describe().map(|d| MemoryUse {
-        max: d.max,
+        min: d.min,
+        p50: d.p50,
+        p90: d.p90,
         p99: d.p99,
+        max: d.max,
         mean: d.mean,
         max_utilisation: g.memory.map(|m| d.max / f64::from(m.max(1))),
     });

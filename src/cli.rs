@@ -103,6 +103,71 @@ struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+
+    #[command(flatten)]
+    files: FileOutputs,
+}
+
+/// Files written besides stdout.
+#[derive(Debug, Args)]
+struct FileOutputs {
+    /// Write the cost/performance chart to FILE: .svg or .png (one chart per function; with
+    /// several functions, each file name gets -FUNCTION before the extension).
+    #[arg(long, value_name = "FILE")]
+    chart: Option<PathBuf>,
+}
+
+/// Where a chart goes and in which format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChartKind {
+    Svg,
+    Png,
+}
+
+fn chart_kind(path: &std::path::Path) -> Result<ChartKind> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("svg") => Ok(ChartKind::Svg),
+        Some("png") => Ok(ChartKind::Png),
+        _ => bail!(
+            "--chart {}: the file name must end in .svg or .png",
+            path.display()
+        ),
+    }
+}
+
+/// The file for one function's output when several functions share one --chart/--html path.
+fn per_function_path(path: &std::path::Path, function: Option<&str>, many: bool) -> PathBuf {
+    if !many {
+        return path.to_owned();
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("chart");
+    let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("");
+    let name = format!("{stem}-{}.{ext}", function.unwrap_or("unnamed"));
+    path.with_file_name(name)
+}
+
+/// Writes the files asked for (charts, HTML) for each report.
+fn write_files(files: &FileOutputs, reports: &[crate::report::TuningReport]) -> Result<()> {
+    let many = reports.len() > 1;
+    if let Some(path) = &files.chart {
+        let kind = chart_kind(path)?;
+        for r in reports {
+            let out = per_function_path(path, r.function.as_deref(), many);
+            let bytes = match kind {
+                ChartKind::Svg => crate::export::chart::svg(r)?.into_bytes(),
+                ChartKind::Png => crate::export::chart::png(r)?,
+            };
+            std::fs::write(&out, bytes)
+                .with_context(|| format!("writing the chart to {}", out.display()))?;
+            eprintln!("powertune: chart written to {}", out.display());
+        }
+    }
+    Ok(())
 }
 
 /// Validated analysis options: everything the pipeline needs, checked once.
@@ -244,6 +309,9 @@ fn run_parse(a: &ParseArgs) -> Result<()> {
 
 fn run_analyze(a: &AnalyzeArgs) -> Result<()> {
     let opts = analysis_options(a)?;
+    if let Some(p) = &a.files.chart {
+        chart_kind(p)?;
+    }
     let mut collector = Collector::new(a.function.clone());
     let summary = parse::scan_paths(&a.input.paths, &mut |obs| collector.push(&obs))?;
     report_malformed(&summary, a.input.quiet);
@@ -251,6 +319,7 @@ fn run_analyze(a: &AnalyzeArgs) -> Result<()> {
         return Err(no_records(&summary));
     }
     let reports = collector.into_reports(&opts, Some(&summary));
+    write_files(&a.files, &reports)?;
     let bytes = exporter(a.format).serialize(&reports)?;
     let mut out = io::stdout().lock();
     out.write_all(&bytes).context("writing to stdout")?;

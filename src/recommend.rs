@@ -50,11 +50,14 @@ pub fn right_size(max_used_mb: f64, headroom: f64, step: u32, oom_at: Option<u32
 }
 
 /// Evidence that duration falls as memory rises: (smaller size, its mean, larger size, its mean).
-/// Requires ≥3 invocations at each size, ≥10% faster, and disjoint 95% confidence intervals.
+/// Requires ≥3 invocations at each size, at most 10% of them failed, ≥10% faster, and disjoint
+/// 95% confidence intervals.
 pub fn cpu_bound_evidence(configs: &[ConfigReport]) -> Option<(u32, f64, u32, f64)> {
+    // Sizes where invocations failed (out of memory, timeouts) ran abnormally: leave them out.
     let known: Vec<_> = configs
         .iter()
         .filter(|c| c.invocations >= 3)
+        .filter(|c| (c.errors + c.timeouts + c.failures) * 10 <= c.invocations)
         .filter_map(|c| Some((c.memory_mb?, &c.duration_ms)))
         .collect();
     let mut best: Option<(u32, f64, u32, f64)> = None;

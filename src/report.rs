@@ -131,10 +131,16 @@ pub struct ConfigReport {
 /// Max Memory Used over a size's invocations, MB.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryUse {
-    /// Largest.
-    pub max: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
     /// 99th percentile.
     pub p99: f64,
+    /// Largest.
+    pub max: f64,
     /// Mean.
     pub mean: f64,
     /// Largest as a fraction of the configured size (0..1).

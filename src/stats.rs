@@ -50,6 +50,8 @@ pub struct Distribution {
     pub stddev: f64,
     /// Smallest sample.
     pub min: f64,
+    /// 10th percentile.
+    pub p10: f64,
     /// Median.
     pub p50: f64,
     /// 90th percentile.
@@ -117,7 +119,7 @@ impl Summary {
 
     /// The full description, None when empty.
     pub fn describe(&self) -> Option<Distribution> {
-        let q = self.sketch.quantiles(&[0.5, 0.9, 0.99, 0.999])?;
+        let q = self.sketch.quantiles(&[0.1, 0.5, 0.9, 0.99, 0.999])?;
         let stddev = if self.n > 1 {
             (self.m2 / (self.n - 1) as f64).sqrt()
         } else {
@@ -137,10 +139,11 @@ impl Summary {
             mean: self.mean,
             stddev,
             min: self.min,
-            p50: clamp(q[0]),
-            p90: clamp(q[1]),
-            p99: clamp(q[2]),
-            p999: clamp(q[3]),
+            p10: clamp(q[0]),
+            p50: clamp(q[1]),
+            p90: clamp(q[2]),
+            p99: clamp(q[3]),
+            p999: clamp(q[4]),
             max: self.max,
             ci95,
             exact: self.sketch.is_exact(),

@@ -2,6 +2,7 @@
 //! `table` is for people at a terminal, `json` for programs (docs/report-schema.json), `csv` for
 //! spreadsheets, `markdown` for pull-request comments.
 
+pub mod chart;
 mod csv;
 mod json;
 mod markdown;

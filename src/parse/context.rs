@@ -110,6 +110,26 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (the inverse of
+/// [`days_from_civil`], Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DD` of an epoch-millisecond timestamp (UTC).
+pub fn date_of(ms: i64) -> String {
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// The function named by a log group (`/aws/lambda/NAME`) or by a `[name] ` right before the
 /// message, as `pulumi logs` prints it. Stream names such as `[$LATEST]abc` or `[56]abc` are not
 /// function names and are skipped.
@@ -191,6 +211,15 @@ mod tests {
             Some(1_714_557_600_000)
         );
         assert_eq!(find_timestamp(b"2024-13-01T00:00:00Z padding"), None);
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        for days in [-1, 0, 59, 60, 11_016, 19_844, 20_790] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(date_of(1_714_557_600_000), "2024-05-01");
     }
 
     #[test]
