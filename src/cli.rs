@@ -4,7 +4,7 @@
 
 use crate::analysis::{AnalysisOptions, Collector};
 use crate::cost::{Architecture, Pricing};
-use crate::export::{Format, exporter};
+use crate::export::{Exporter, Format, exporter};
 use crate::parse::{self, ScanSummary};
 use crate::recommend::{DEFAULT_HEADROOM, DEFAULT_STEP};
 use crate::report::Source;
@@ -115,6 +115,11 @@ struct FileOutputs {
     /// several functions, each file name gets -FUNCTION before the extension).
     #[arg(long, value_name = "FILE")]
     chart: Option<PathBuf>,
+
+    /// Write a self-contained HTML report to FILE: chart, table, recommendation, errors, cold
+    /// starts; no external URL, font or script.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// Where a chart goes and in which format.
@@ -166,6 +171,12 @@ fn write_files(files: &FileOutputs, reports: &[crate::report::TuningReport]) -> 
                 .with_context(|| format!("writing the chart to {}", out.display()))?;
             eprintln!("powertune: chart written to {}", out.display());
         }
+    }
+    if let Some(path) = &files.html {
+        let bytes = crate::export::html::HtmlExporter.serialize(reports)?;
+        std::fs::write(path, bytes)
+            .with_context(|| format!("writing the HTML report to {}", path.display()))?;
+        eprintln!("powertune: HTML report written to {}", path.display());
     }
     Ok(())
 }

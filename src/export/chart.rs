@@ -282,12 +282,13 @@ fn trade_off<DB: DrawingBackend>(
             .map_err(err)?
             .label(format!("recommended: {m:.0} MB"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.stroke_width(2)));
+        // Labelled near the x axis, clear of the legend at the top.
         chart
             .draw_series(std::iter::once(
-                EmptyElement::at((x, d_max))
+                EmptyElement::at((x, 0.0))
                     + Text::new(
                         format!("recommended {m:.0} MB"),
-                        (6, 4),
+                        (6, -24),
                         (FAMILY, 16)
                             .into_font()
                             .style(FontStyle::Bold)

@@ -1,11 +1,14 @@
 //! Exporters: each turns reports into bytes and does nothing else (no statistics, no decisions).
 //! `table` is for people at a terminal, `json` for programs (docs/report-schema.json), `csv` for
-//! spreadsheets, `markdown` for pull-request comments.
+//! spreadsheets, `markdown` for pull-request comments, `alpt` for users of aws-lambda-power-tuning;
+//! `chart` (SVG/PNG) and `html` write files.
 
+mod alpt;
 pub mod chart;
 mod csv;
+pub mod html;
 mod json;
-mod markdown;
+pub mod markdown;
 mod table;
 
 use crate::report::TuningReport;
@@ -22,6 +25,8 @@ pub enum Format {
     Csv,
     /// A table and a one-line verdict, for a pull-request comment.
     Markdown,
+    /// aws-lambda-power-tuning's result JSON, with its lambda-power-tuning.show link.
+    Alpt,
 }
 
 /// Turns reports into bytes.
@@ -37,21 +42,22 @@ pub fn exporter(format: Format) -> Box<dyn Exporter> {
         Format::Json => Box::new(json::JsonExporter),
         Format::Csv => Box::new(csv::CsvExporter),
         Format::Markdown => Box::new(markdown::MarkdownExporter),
+        Format::Alpt => Box::new(alpt::AlptExporter),
     }
 }
 
 /// Formats a number of milliseconds compactly for tables.
-pub(crate) fn ms(v: f64) -> String {
+pub fn ms(v: f64) -> String {
     crate::units::Ms(v).to_string()
 }
 
 /// Formats an optional amount of dollars, "–" when unknown.
-pub(crate) fn usd(v: Option<f64>) -> String {
+pub fn usd(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| crate::units::Usd(v).to_string())
 }
 
 /// A size, or "unknown".
-pub(crate) fn size(m: Option<u32>) -> String {
+pub fn size(m: Option<u32>) -> String {
     m.map_or_else(|| "unknown".to_owned(), |m| format!("{m} MB"))
 }
 
