@@ -111,7 +111,7 @@ fn outline(svg: &str) -> String {
     for piece in svg.split("<text").skip(1) {
         let inner = piece.split_once('>').map_or("", |x| x.1);
         let text = inner.split("</text>").next().unwrap_or("");
-        out.push_str(&format!("  {text}\n"));
+        out.push_str(&format!("  {}\n", text.trim()));
     }
     out
 }
