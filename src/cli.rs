@@ -1,6 +1,7 @@
 //! The command line: argument definitions (clap derive), validation into options that cannot hold
 //! an invalid state, and the `parse` and `analyze` commands. Exit codes: 0 success, 2 usage or
-//! input error (missing file, corrupt gzip, no records, bad option).
+//! input error (missing file, corrupt gzip, no records, bad option); `check` exits 1 when a rule
+//! fails.
 
 use crate::analysis::{AnalysisOptions, Collector};
 use crate::cost::{Architecture, Pricing};
@@ -45,6 +46,96 @@ enum Command {
     /// cost; then recommends the smallest size that leaves --headroom above the largest Max
     /// Memory Used (never at or below a size that ran out of memory) and a timeout.
     Analyze(AnalyzeArgs),
+    /// Fail the build when infrastructure code configures memory or a timeout the evidence does
+    /// not justify.
+    ///
+    /// Reads SAM/CloudFormation templates (YAML or JSON), serverless.yml or powertune.toml, and
+    /// judges each function against captured logs (--logs) or powertune reports (--report):
+    /// oversized or undersized memory, a mis-set timeout, a cost regression against a baseline.
+    /// Exit 0 when every rule passes, 1 when one fails, 2 when the gate could not judge. Prints
+    /// GitHub Actions annotations when GITHUB_ACTIONS is set (or --format github) and appends a
+    /// summary to $GITHUB_STEP_SUMMARY; --junit writes JUnit XML.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Infrastructure code: template.yaml/.json (SAM, CloudFormation), serverless.yml,
+    /// powertune.toml [default: whichever of these is in the current directory].
+    #[arg(value_name = "FILE")]
+    iac: Vec<PathBuf>,
+
+    /// Captured logs as evidence (any input `analyze` reads); FUNCTION= names the function
+    /// (logical id, function name or log group) when the logs do not. Repeatable.
+    #[arg(long, value_name = "[FUNCTION=]PATH")]
+    logs: Vec<String>,
+
+    /// A powertune JSON report (`analyze --format json`, `run`) as evidence. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    report: Vec<PathBuf>,
+
+    /// Value of a template parameter, overriding its Default. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    parameter: Vec<String>,
+
+    /// Right-size headroom: multiple of the largest Max Memory Used.
+    #[arg(long, default_value_t = DEFAULT_HEADROOM)]
+    headroom: f64,
+
+    /// Right-size step, MB.
+    #[arg(long, default_value_t = DEFAULT_STEP, value_name = "MB")]
+    step: u32,
+
+    /// Oversized only when configured memory exceeds the right-size by more than this many MB
+    /// [default: one step].
+    #[arg(long, value_name = "MB")]
+    tolerance: Option<u32>,
+
+    /// Oversized only when lowering would save at least this much a month (USD); applies when the
+    /// monthly volume is known.
+    #[arg(long, default_value_t = 1.0, value_name = "USD")]
+    min_saving_usd: f64,
+
+    /// Undersized when Max Memory Used exceeds this fraction of the configured size.
+    #[arg(long, default_value_t = 0.9, value_name = "RATIO")]
+    max_used_ratio: f64,
+
+    /// Timeout too tight below this multiple of the p99.9 duration.
+    #[arg(long, default_value_t = 1.2, value_name = "FACTOR")]
+    timeout_min_factor: f64,
+
+    /// Timeout too loose above this multiple of the p99.9 duration.
+    #[arg(long, default_value_t = 10.0, value_name = "FACTOR")]
+    timeout_max_factor: f64,
+
+    /// A powertune JSON report to compare cost per million invocations against.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+
+    /// With --baseline: the largest allowed rise in cost per million invocations, in percent.
+    #[arg(long, default_value = "10%", value_name = "PERCENT")]
+    max_cost_increase: String,
+
+    /// AWS region whose prices apply [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+
+    /// Architecture of functions that do not declare one: x86_64 or arm64.
+    #[arg(long, default_value = "x86_64", value_name = "ARCH")]
+    arch: String,
+
+    /// Invocations per month, for the saving [default: the rate the logs' timestamps show].
+    #[arg(long, value_name = "N")]
+    monthly_invocations: Option<f64>,
+
+    /// `human`, or `github` for workflow-command annotations [default: github when
+    /// GITHUB_ACTIONS is set].
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+
+    /// Also write JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -181,19 +272,173 @@ fn write_files(files: &FileOutputs, reports: &[crate::report::TuningReport]) -> 
     Ok(())
 }
 
-/// Validated analysis options: everything the pipeline needs, checked once.
-fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
-    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
-    let region = a
-        .region
-        .clone()
+fn default_region(flag: &Option<String>) -> String {
+    flag.clone()
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
         .or_else(|| {
             std::env::var("AWS_DEFAULT_REGION")
                 .ok()
                 .filter(|s| !s.is_empty())
         })
-        .unwrap_or_else(|| "us-east-1".to_owned());
+        .unwrap_or_else(|| "us-east-1".to_owned())
+}
+
+fn check_options(a: &CheckArgs) -> Result<crate::check::CheckOptions> {
+    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
+    let region = default_region(&a.region);
+    Pricing::lookup(&region, arch).context("--region")?;
+    if !(1.0..=10.0).contains(&a.headroom) {
+        bail!("--headroom must be between 1.0 and 10, got {}", a.headroom);
+    }
+    if !(1..=1024).contains(&a.step) {
+        bail!("--step must be between 1 and 1024 MB, got {}", a.step);
+    }
+    if !(a.max_used_ratio > 0.0 && a.max_used_ratio <= 1.0) {
+        bail!(
+            "--max-used-ratio must be in (0, 1], got {}",
+            a.max_used_ratio
+        );
+    }
+    if !(a.timeout_min_factor >= 1.0 && a.timeout_max_factor > a.timeout_min_factor) {
+        bail!("--timeout-min-factor must be at least 1 and below --timeout-max-factor");
+    }
+    if !a.min_saving_usd.is_finite() || a.min_saving_usd < 0.0 {
+        bail!(
+            "--min-saving-usd must be a non-negative amount, got {}",
+            a.min_saving_usd
+        );
+    }
+    let pct = a.max_cost_increase.trim().trim_end_matches('%');
+    let max_cost_increase: f64 = pct
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .with_context(|| {
+            format!(
+                "--max-cost-increase expects a percentage such as 10%, got {:?}",
+                a.max_cost_increase
+            )
+        })?
+        / 100.0;
+    let mut params = std::collections::BTreeMap::new();
+    for p in &a.parameter {
+        let (k, v) = p
+            .split_once('=')
+            .with_context(|| format!("--parameter expects KEY=VALUE, got {p:?}"))?;
+        params.insert(k.trim().to_owned(), v.to_owned());
+    }
+    let logs = a
+        .logs
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((f, p)) if !f.is_empty() && !f.contains('/') => {
+                (Some(f.to_owned()), PathBuf::from(p))
+            }
+            _ => (None, PathBuf::from(l)),
+        })
+        .collect();
+    let iac = if a.iac.is_empty() {
+        let found: Vec<PathBuf> = [
+            "template.yaml",
+            "template.yml",
+            "template.json",
+            "serverless.yml",
+            "serverless.yaml",
+            "powertune.toml",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+        .collect();
+        if found.is_empty() {
+            bail!(
+                "no infrastructure code given and none found here (template.yaml, template.json, serverless.yml, powertune.toml): pass the files to check"
+            );
+        }
+        found
+    } else {
+        for f in &a.iac {
+            if !f.is_file() {
+                bail!(
+                    "{}: no such file (expected a SAM/CloudFormation template, serverless.yml or powertune.toml)",
+                    f.display()
+                );
+            }
+        }
+        a.iac.clone()
+    };
+    Ok(crate::check::CheckOptions {
+        iac,
+        params,
+        logs,
+        reports: a.report.clone(),
+        baseline: a.baseline.clone(),
+        thresholds: crate::check::gate::Thresholds {
+            headroom: a.headroom,
+            step: a.step,
+            tolerance_mb: a.tolerance.unwrap_or(a.step),
+            min_saving_usd: a.min_saving_usd,
+            max_used_ratio: a.max_used_ratio,
+            timeout_min_factor: a.timeout_min_factor,
+            timeout_max_factor: a.timeout_max_factor,
+            max_cost_increase,
+            region,
+            arch,
+            monthly_invocations: a.monthly_invocations,
+        },
+    })
+}
+
+fn run_check(a: &CheckArgs) -> Result<i32> {
+    use crate::check::output;
+    let github = match a.format.as_deref() {
+        None => std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+        Some("github") => true,
+        Some("human") => false,
+        Some(other) => bail!("--format expects human or github, got {other:?}"),
+    };
+    let opts = check_options(a)?;
+    let outcome = crate::check::run(&opts)?;
+    let mut text = String::new();
+    if github {
+        text.push_str(&output::github(&outcome.results));
+    }
+    text.push_str(&output::human(&outcome.results));
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    if github && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| {
+                format!(
+                    "opening $GITHUB_STEP_SUMMARY ({})",
+                    PathBuf::from(&path).display()
+                )
+            })?;
+        f.write_all(output::step_summary(&outcome.results).as_bytes())
+            .context("writing $GITHUB_STEP_SUMMARY")?;
+    }
+    if let Some(j) = &a.junit {
+        std::fs::write(j, output::junit(&outcome.results))
+            .with_context(|| format!("writing JUnit XML to {}", j.display()))?;
+    }
+    if outcome.exit == 2 {
+        eprintln!(
+            "powertune: error: no rule could be judged (every value or piece of evidence needed was missing)"
+        );
+    }
+    Ok(outcome.exit)
+}
+
+/// Validated analysis options: everything the pipeline needs, checked once.
+fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
+    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
+    let region = default_region(&a.region);
     let pricing = Pricing::lookup(&region, arch).context("--region")?;
     if !(1.0..=10.0).contains(&a.headroom) {
         bail!(
@@ -235,11 +480,12 @@ pub fn main() -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Parse(a) => run_parse(&a),
-        Command::Analyze(a) => run_analyze(&a),
+        Command::Parse(a) => run_parse(&a).map(|()| 0),
+        Command::Analyze(a) => run_analyze(&a).map(|()| 0),
+        Command::Check(a) => run_check(&a),
     };
     match result {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("powertune: error: {e:#}");

@@ -5,7 +5,7 @@
 //! recomputes it. The free tier is not applied: it is shared by every function of an account.
 
 use crate::units::{Mb, Ms, Usd};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -30,7 +30,7 @@ pub const MIN_MEMORY: Mb = Mb(128);
 pub const MAX_MEMORY: Mb = Mb(10_240);
 
 /// The instruction set a function runs on; arm64 (Graviton) is priced lower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Architecture {
     /// Intel/AMD.
     #[serde(rename = "x86_64")]

@@ -3,6 +3,7 @@
 //! model, the recommendation, the report type and its exporters — and `main.rs` is a thin shell.
 
 pub mod analysis;
+pub mod check;
 pub mod cli;
 pub mod cost;
 pub mod export;

@@ -5,14 +5,14 @@
 
 use crate::cost::Architecture;
 use crate::stats::Distribution;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the JSON shape; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Where the measurements came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Captured logs (`powertune analyze`).
@@ -24,7 +24,7 @@ pub enum Source {
 }
 
 /// What powertune found about one function.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TuningReport {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -53,7 +53,7 @@ pub struct TuningReport {
 }
 
 /// The prices a report used.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PricingUsed {
     /// First-tier duration price, USD per GB-second.
     pub usd_per_gb_second: f64,
@@ -66,7 +66,7 @@ pub struct PricingUsed {
 }
 
 /// What `analyze` read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputRead {
     /// Inputs (paths, `-`).
     pub sources: Vec<String>,
@@ -83,7 +83,7 @@ pub struct InputRead {
 }
 
 /// Monthly invocation volume and where it came from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MonthlyVolume {
     /// Invocations per month (730 hours); null when unknown.
     pub invocations: Option<f64>,
@@ -94,7 +94,7 @@ pub struct MonthlyVolume {
 }
 
 /// Statistics of one memory size.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfigReport {
     /// Configured memory, MB; null when the records do not say (Managed Instances reports).
     pub memory_mb: Option<u32>,
@@ -129,7 +129,7 @@ pub struct ConfigReport {
 }
 
 /// Max Memory Used over a size's invocations, MB.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MemoryUse {
     /// Smallest.
     pub min: f64,
@@ -148,7 +148,7 @@ pub struct MemoryUse {
 }
 
 /// What to set, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Recommendation {
     /// The memory to configure, MB; null when the evidence cannot say.
     pub memory_mb: Option<u32>,
@@ -172,7 +172,7 @@ pub struct Recommendation {
 }
 
 /// The inputs of the right-sizing rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RightSizeRule {
     /// Multiplier on the largest Max Memory Used.
     pub headroom: f64,
@@ -185,7 +185,7 @@ pub struct RightSizeRule {
 }
 
 /// A cost now, at the recommendation, and what changes (positive = saved).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Saving {
     /// At the current size.
     pub current: f64,
@@ -196,7 +196,7 @@ pub struct Saving {
 }
 
 /// A timeout that fits the observed durations.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TimeoutAdvice {
     /// Suggested timeout, whole seconds: 1.5 × p99.9 duration, 1–900 s.
     pub recommended_s: Option<u32>,

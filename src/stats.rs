@@ -4,7 +4,7 @@
 //! whatever the number of samples.
 
 use crate::sketch::QuantileSketch;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Count, sum and mean of a metric whose distribution is not reported (billed duration).
@@ -40,7 +40,7 @@ pub struct Summary {
 }
 
 /// The distribution of one metric, in the metric's unit (ms or MB, as the field name says).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     /// Samples.
     pub count: u64,
