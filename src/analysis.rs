@@ -27,6 +27,19 @@ pub struct AnalysisOptions {
     pub step: u32,
     /// Where the records came from.
     pub source: Source,
+    /// How the recommendation is made.
+    pub decision: Decision,
+    /// The size the function is configured with, when known (else inferred from the logs).
+    pub current_memory: Option<Mb>,
+}
+
+/// How the recommendation is chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// From logs: the right-sizing rule on Max Memory Used (`analyze`).
+    RightSize,
+    /// Among measured sizes, by a strategy (`run`).
+    Measured(recommend::Choice),
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +54,7 @@ struct Group {
     failures: u64,
     error_types: BTreeMap<String, u64>,
     duration: Summary,
+    cold_duration: Summary,
     billed: Mean,
     init: Summary,
     restore: Summary,
@@ -78,7 +92,12 @@ impl Group {
                 s.push(v)
             }
         };
-        push(&mut self.duration, r.duration_ms);
+        // Cold starts are reported apart: warm statistics describe the steady state.
+        if r.is_cold_start() {
+            push(&mut self.cold_duration, r.duration_ms);
+        } else {
+            push(&mut self.duration, r.duration_ms);
+        }
         if let Some(b) = r.billed_duration_ms {
             self.billed.push(b);
         }
@@ -161,7 +180,11 @@ impl Collector {
 }
 
 fn config_report(g: &Group, opts: &AnalysisOptions) -> Option<ConfigReport> {
-    let duration = g.duration.describe()?;
+    // Warm invocations; a size measured only cold is described by its cold invocations.
+    let duration = g
+        .duration
+        .describe()
+        .or_else(|| g.cold_duration.describe())?;
     let billed_mean = g.billed.mean();
     let cost = match (g.memory, billed_mean) {
         (Some(m), Some(b)) => Some(opts.pricing.invocation(Ms(b), Mb(m), opts.ephemeral).0),
@@ -186,6 +209,7 @@ fn config_report(g: &Group, opts: &AnalysisOptions) -> Option<ConfigReport> {
         failures: g.failures,
         error_types: g.error_types.clone(),
         duration_ms: duration,
+        cold_duration_ms: g.cold_duration.describe(),
         billed_duration_mean_ms: billed_mean,
         init_duration_ms: g.init.describe(),
         restore_duration_ms: g.restore.describe(),
@@ -268,10 +292,12 @@ fn build_report(
     let mut warnings = Vec::new();
 
     // The current size: the one seen last, else the busiest.
-    let current = if groups.iter().any(|g| g.last_ts.is_some()) {
-        groups.iter().max_by_key(|g| (g.last_ts, g.invocations))
-    } else {
-        groups.iter().max_by_key(|g| g.invocations)
+    let current = match opts.current_memory {
+        Some(m) => groups.iter().find(|g| g.memory == Some(m.0)),
+        None if groups.iter().any(|g| g.last_ts.is_some()) => {
+            groups.iter().max_by_key(|g| (g.last_ts, g.invocations))
+        }
+        None => groups.iter().max_by_key(|g| g.invocations),
     };
     let current_mb = current.and_then(|g| g.memory);
     let max_used = groups
@@ -308,6 +334,19 @@ fn build_report(
     };
     let timeouts_seen: u64 = groups.iter().map(|g| g.timeouts).sum();
     let timeout = timeout_advice(current, timeouts_seen);
+    if let Decision::Measured(choice) = &opts.decision {
+        let recommendation = recommend::choose(&configs, choice, rule, timeouts_seen);
+        return assemble(
+            function,
+            configs,
+            monthly,
+            recommendation,
+            warnings,
+            opts,
+            scan,
+            &groups,
+        );
+    }
     let mut assumptions = vec![
         "duration stays the same at the recommended size (memory also sets CPU: one vCPU at 1,769 MB)".to_owned(),
         "first-tier duration price per invocation; the free tier is not applied (it is shared by the whole account)".to_owned(),
@@ -392,6 +431,29 @@ fn build_report(
         }
     };
 
+    assemble(
+        function,
+        configs,
+        monthly,
+        recommendation,
+        warnings,
+        opts,
+        scan,
+        &groups,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    function: Option<String>,
+    configs: Vec<ConfigReport>,
+    monthly: MonthlyVolume,
+    recommendation: Recommendation,
+    warnings: Vec<String>,
+    opts: &AnalysisOptions,
+    scan: Option<&ScanSummary>,
+    groups: &[Group],
+) -> TuningReport {
     let records = groups.iter().map(|g| g.invocations).sum();
     let input = scan.map(|s| InputRead {
         sources: s.sources.clone(),
@@ -551,6 +613,8 @@ mod tests {
             headroom: 1.5,
             step: 64,
             source: Source::Logs,
+            decision: crate::analysis::Decision::RightSize,
+            current_memory: None,
         }
     }
 

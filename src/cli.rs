@@ -467,6 +467,8 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
         headroom: a.headroom,
         step: a.step,
         source: Source::Logs,
+        decision: crate::analysis::Decision::RightSize,
+        current_memory: None,
     })
 }
 

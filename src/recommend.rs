@@ -124,3 +124,190 @@ mod tests {
         assert_eq!(timeout_for(800_000.0), 900);
     }
 }
+
+/// What `run` optimises for among the sizes it measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The cheapest per invocation (ties: the faster).
+    Cost,
+    /// The fastest mean duration (ties: the cheaper).
+    Speed,
+    /// Minimises w·cost/max(cost) + (1−w)·duration/max(duration), as aws-lambda-power-tuning does.
+    Balanced,
+}
+
+/// A strategy with its parameters and bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Weight of cost for [`Strategy::Balanced`], 0..=1 (1 = pure cost).
+    pub balanced_weight: f64,
+    /// Only sizes whose p99 duration is at most this (ms).
+    pub max_p99_ms: Option<f64>,
+    /// Only sizes whose mean duration is at most this (ms).
+    pub max_duration_ms: Option<f64>,
+}
+
+/// Why a measured size cannot be recommended, if it cannot.
+pub fn disqualified(c: &ConfigReport, choice: &Choice) -> Option<String> {
+    let m = c.memory_mb?;
+    if c.out_of_memory > 0 {
+        return Some(format!("{m} MB ran out of memory"));
+    }
+    let failed = c.errors + c.timeouts + c.failures;
+    if failed > 0 {
+        return Some(format!(
+            "{m} MB failed {failed} of {} invocations",
+            c.invocations
+        ));
+    }
+    if let Some(u) = &c.max_memory_used_mb {
+        if u.max > 0.9 * f64::from(m) {
+            return Some(format!("{m} MB used {:.0} MB, over 90% of it", u.max));
+        }
+    }
+    if let Some(b) = choice.max_p99_ms {
+        if c.duration_ms.p99 > b {
+            return Some(format!(
+                "{m} MB has p99 {:.0} ms > {b:.0} ms",
+                c.duration_ms.p99
+            ));
+        }
+    }
+    if let Some(b) = choice.max_duration_ms {
+        if c.duration_ms.mean > b {
+            return Some(format!(
+                "{m} MB has mean {:.0} ms > {b:.0} ms",
+                c.duration_ms.mean
+            ));
+        }
+    }
+    c.cost_per_invocation_usd
+        .is_none()
+        .then(|| format!("{m} MB has no cost"))
+}
+
+/// Chooses among measured sizes (`run`): never a size that failed or used over 90% of its memory.
+pub fn choose(
+    configs: &[ConfigReport],
+    choice: &Choice,
+    rule: crate::report::RightSizeRule,
+    timeouts_seen: u64,
+) -> crate::report::Recommendation {
+    use crate::report::{Recommendation, TimeoutAdvice};
+    let ok: Vec<&ConfigReport> = configs
+        .iter()
+        .filter(|c| disqualified(c, choice).is_none())
+        .collect();
+    let excluded: Vec<String> = configs
+        .iter()
+        .filter_map(|c| disqualified(c, choice))
+        .collect();
+    let cost = |c: &ConfigReport| c.cost_per_invocation_usd.unwrap_or(f64::INFINITY);
+    let dur = |c: &ConfigReport| c.duration_ms.mean;
+    let max_cost = ok.iter().map(|c| cost(c)).fold(0.0, f64::max).max(1e-300);
+    let max_dur = ok.iter().map(|c| dur(c)).fold(0.0, f64::max).max(1e-300);
+    let w = choice.balanced_weight;
+    let score = |c: &ConfigReport| match choice.strategy {
+        Strategy::Cost => (cost(c), dur(c)),
+        Strategy::Speed => (dur(c), cost(c)),
+        Strategy::Balanced => (w * cost(c) / max_cost + (1.0 - w) * dur(c) / max_dur, 0.0),
+    };
+    let best = ok.iter().min_by(|a, b| {
+        score(a)
+            .partial_cmp(&score(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let goal = match choice.strategy {
+        Strategy::Cost => "the cheapest".to_owned(),
+        Strategy::Speed => "the fastest".to_owned(),
+        Strategy::Balanced => format!("the best balance (cost weight {w})"),
+    };
+    let bound = match (choice.max_p99_ms, choice.max_duration_ms) {
+        (Some(p), _) => format!(" with p99 ≤ {p:.0} ms"),
+        (None, Some(d)) => format!(" with mean ≤ {d:.0} ms"),
+        _ => String::new(),
+    };
+    let excluded_note = if excluded.is_empty() {
+        String::new()
+    } else {
+        format!(" Not eligible: {}.", excluded.join("; "))
+    };
+    let (memory_mb, reason, timeout) = match best {
+        Some(b) => {
+            let m = b.memory_mb.unwrap_or(0);
+            let fastest = ok.iter().min_by(|a, b| {
+                dur(a)
+                    .partial_cmp(&dur(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            let cheapest = ok.iter().min_by(|a, b| {
+                cost(a)
+                    .partial_cmp(&cost(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            let mut r = format!(
+                "{m} MB is {goal} of the {} sizes measured{bound}: mean {:.1} ms, {} per million invocations.",
+                ok.len(),
+                b.duration_ms.mean,
+                crate::units::Usd(cost(b) * 1e6)
+            );
+            if let Some(f) = fastest.filter(|f| f.memory_mb != b.memory_mb) {
+                r.push_str(&format!(
+                    " The fastest, {} MB, takes {:.1} ms at {} per million.",
+                    f.memory_mb.unwrap_or(0),
+                    f.duration_ms.mean,
+                    crate::units::Usd(cost(f) * 1e6)
+                ));
+            }
+            if let Some(c) = cheapest.filter(|c| c.memory_mb != b.memory_mb) {
+                r.push_str(&format!(
+                    " The cheapest, {} MB, costs {} per million at {:.1} ms.",
+                    c.memory_mb.unwrap_or(0),
+                    crate::units::Usd(cost(c) * 1e6),
+                    c.duration_ms.mean
+                ));
+            }
+            r.push_str(&excluded_note);
+            let p999 = b.duration_ms.p999;
+            let s = timeout_for(p999);
+            let note = format!("{s} s: 1.5 × the p99.9 duration at {m} MB ({p999:.0} ms)");
+            (
+                Some(m),
+                r,
+                TimeoutAdvice {
+                    recommended_s: Some(s),
+                    p999_duration_ms: Some(p999),
+                    timeouts_seen,
+                    note,
+                },
+            )
+        }
+        None => (
+            None,
+            format!("No measured size qualifies{bound}.{excluded_note}"),
+            TimeoutAdvice {
+                recommended_s: None,
+                p999_duration_ms: None,
+                timeouts_seen,
+                note: "no eligible size".into(),
+            },
+        ),
+    };
+    Recommendation {
+        memory_mb,
+        current_memory_mb: None,
+        reason,
+        rule,
+        cpu_bound: cpu_bound_evidence(configs).is_some(),
+        per_million_usd: None,
+        monthly_usd: None,
+        assumptions: vec![
+            "durations measured now stand for production's; cold starts are reported apart"
+                .to_owned(),
+            "first-tier duration price per invocation; the free tier is not applied".to_owned(),
+        ],
+        timeout,
+    }
+}

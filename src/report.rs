@@ -112,8 +112,10 @@ pub struct ConfigReport {
     pub failures: u64,
     /// Count per error type.
     pub error_types: BTreeMap<String, u64>,
-    /// Duration (ms), all invocations.
+    /// Duration (ms) of warm invocations (of all, when every invocation was a cold start).
     pub duration_ms: Distribution,
+    /// Duration (ms) of cold-start invocations, reported apart; null when none.
+    pub cold_duration_ms: Option<Distribution>,
     /// Mean billed duration, ms; null when the records carry none.
     pub billed_duration_mean_ms: Option<f64>,
     /// Init Duration (ms) of cold starts; null when none.

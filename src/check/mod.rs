@@ -82,6 +82,8 @@ fn evidence_from_logs(o: &CheckOptions) -> Result<Vec<TuningReport>> {
         headroom: o.thresholds.headroom,
         step: o.thresholds.step,
         source: Source::Logs,
+        decision: crate::analysis::Decision::RightSize,
+        current_memory: None,
     };
     let mut out = Vec::new();
     for (label, path) in &o.logs {

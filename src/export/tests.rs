@@ -38,6 +38,8 @@ fn reports() -> Vec<TuningReport> {
         headroom: 1.5,
         step: 64,
         source: Source::Logs,
+        decision: crate::analysis::Decision::RightSize,
+        current_memory: None,
     };
     let mut c = Collector::new(None);
     let s = scan_bytes("snapshot.log", log.as_bytes(), &mut |o| c.push(&o));
