@@ -162,26 +162,26 @@ pub fn disqualified(c: &ConfigReport, choice: &Choice) -> Option<String> {
             c.invocations
         ));
     }
-    if let Some(u) = &c.max_memory_used_mb {
-        if u.max > 0.9 * f64::from(m) {
-            return Some(format!("{m} MB used {:.0} MB, over 90% of it", u.max));
-        }
+    if let Some(u) = &c.max_memory_used_mb
+        && u.max > 0.9 * f64::from(m)
+    {
+        return Some(format!("{m} MB used {:.0} MB, over 90% of it", u.max));
     }
-    if let Some(b) = choice.max_p99_ms {
-        if c.duration_ms.p99 > b {
-            return Some(format!(
-                "{m} MB has p99 {:.0} ms > {b:.0} ms",
-                c.duration_ms.p99
-            ));
-        }
+    if let Some(b) = choice.max_p99_ms
+        && c.duration_ms.p99 > b
+    {
+        return Some(format!(
+            "{m} MB has p99 {:.0} ms > {b:.0} ms",
+            c.duration_ms.p99
+        ));
     }
-    if let Some(b) = choice.max_duration_ms {
-        if c.duration_ms.mean > b {
-            return Some(format!(
-                "{m} MB has mean {:.0} ms > {b:.0} ms",
-                c.duration_ms.mean
-            ));
-        }
+    if let Some(b) = choice.max_duration_ms
+        && c.duration_ms.mean > b
+    {
+        return Some(format!(
+            "{m} MB has mean {:.0} ms > {b:.0} ms",
+            c.duration_ms.mean
+        ));
     }
     c.cost_per_invocation_usd
         .is_none()
