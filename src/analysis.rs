@@ -31,6 +31,10 @@ pub struct AnalysisOptions {
     pub decision: Decision,
     /// The size the function is configured with, when known (else inferred from the logs).
     pub current_memory: Option<Mb>,
+    /// Price the steady state (warm invocations' billed duration) rather than everything billed,
+    /// cold starts' init included. `run` measures a cold start per size by construction, which
+    /// says nothing of production's cold-start rate; `analyze` prices what the logs billed.
+    pub steady_state_cost: bool,
 }
 
 /// How the recommendation is chosen.
@@ -56,6 +60,7 @@ struct Group {
     duration: Summary,
     cold_duration: Summary,
     billed: Mean,
+    warm_billed: Mean,
     init: Summary,
     restore: Summary,
     mem_used: Summary,
@@ -100,6 +105,9 @@ impl Group {
         }
         if let Some(b) = r.billed_duration_ms {
             self.billed.push(b);
+            if !r.is_cold_start() {
+                self.warm_billed.push(b);
+            }
         }
         push(&mut self.init, r.init_duration_ms);
         push(&mut self.restore, r.restore_duration_ms);
@@ -185,7 +193,11 @@ fn config_report(g: &Group, opts: &AnalysisOptions) -> Option<ConfigReport> {
         .duration
         .describe()
         .or_else(|| g.cold_duration.describe())?;
-    let billed_mean = g.billed.mean();
+    let billed_mean = if opts.steady_state_cost {
+        g.warm_billed.mean().or(g.billed.mean())
+    } else {
+        g.billed.mean()
+    };
     let cost = match (g.memory, billed_mean) {
         (Some(m), Some(b)) => Some(opts.pricing.invocation(Ms(b), Mb(m), opts.ephemeral).0),
         _ => None,
@@ -477,6 +489,7 @@ fn assemble(
             notes: opts.pricing.notes.clone(),
         },
         input,
+        limits: None,
         monthly_invocations: monthly,
         configs,
         recommendation,
@@ -615,6 +628,7 @@ mod tests {
             source: Source::Logs,
             decision: crate::analysis::Decision::RightSize,
             current_memory: None,
+            steady_state_cost: false,
         }
     }
 

@@ -56,6 +56,93 @@ enum Command {
     /// GitHub Actions annotations when GITHUB_ACTIONS is set (or --format github) and appends a
     /// summary to $GITHUB_STEP_SUMMARY; --junit writes JUnit XML.
     Check(CheckArgs),
+    /// Measure the function at several memory sizes and recommend one.
+    ///
+    /// With --local DIR, runs the function's own code on this machine: DIR holds an executable
+    /// `bootstrap` (what Lambda's provided runtimes start) that talks to the Lambda Runtime API
+    /// powertune serves on 127.0.0.1, inside a cgroup with the size's memory limit and CPU share
+    /// (one vCPU at 1,769 MB). No AWS account is needed. (Tuning a deployed function on AWS is not
+    /// in this build yet.)
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The function's name (AWS_LAMBDA_FUNCTION_NAME for the local runtime).
+    #[arg(long)]
+    function: String,
+
+    /// Run locally: a directory with an executable `bootstrap` (LAMBDA_TASK_ROOT).
+    #[arg(long, value_name = "DIR", required_unless_present = "local_cmd")]
+    local: Option<PathBuf>,
+
+    /// Run locally with this command (through sh -c) instead of DIR/bootstrap.
+    #[arg(long, value_name = "CMD")]
+    local_cmd: Option<String>,
+
+    /// Memory sizes: a list (128,512,1024) or a range (128..3008:64), each 128–10240 MB.
+    #[arg(long, default_value = crate::tune::DEFAULT_SIZES, value_name = "SIZES")]
+    memory: String,
+
+    /// Invocations per size; the first of each is a cold start, reported apart.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    invocations: u32,
+
+    /// The event: inline JSON, or @FILE.
+    #[arg(long, default_value = "{}", value_name = "JSON|@FILE")]
+    payload: String,
+
+    /// Invocation timeout, seconds (the environment is killed and restarted after one).
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    timeout: f64,
+
+    /// Init timeout, seconds (Lambda's is 10).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    init_timeout: f64,
+
+    /// _HANDLER for the runtime.
+    #[arg(long, default_value = "handler.handler")]
+    handler: String,
+
+    /// Run without memory and CPU limits (no cgroup needed); results are marked unenforced.
+    #[arg(long)]
+    no_limits: bool,
+
+    /// Write START/END/REPORT lines in Lambda's text format (and the runtime's output) to FILE,
+    /// so that `powertune analyze FILE` reads the run back.
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+
+    /// What to optimise: cost, speed or balanced.
+    #[arg(long, default_value = "cost", value_name = "STRATEGY")]
+    strategy: String,
+
+    /// For --strategy balanced: weight of cost against duration, 0–1 (1 = pure cost).
+    #[arg(long, default_value_t = 0.5, value_name = "W")]
+    balanced_weight: f64,
+
+    /// Only sizes whose p99 duration is at most this (ms); the cheapest of them wins.
+    #[arg(long, value_name = "MS")]
+    max_p99_ms: Option<f64>,
+
+    /// Only sizes whose mean duration is at most this (ms); the cheapest of them wins.
+    #[arg(long, value_name = "MS")]
+    max_duration_ms: Option<f64>,
+
+    /// AWS region whose prices apply [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+
+    /// Architecture whose prices apply: x86_64 or arm64.
+    #[arg(long, default_value = "x86_64", value_name = "ARCH")]
+    arch: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    #[command(flatten)]
+    files: FileOutputs,
 }
 
 #[derive(Debug, Args)]
@@ -389,6 +476,193 @@ fn check_options(a: &CheckArgs) -> Result<crate::check::CheckOptions> {
     })
 }
 
+fn run_run(a: &RunArgs) -> Result<i32> {
+    use crate::backend::Backend;
+    use crate::backend::local::{LocalBackend, LocalConfig};
+    use crate::recommend::{Choice, Strategy};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    // Validate everything before touching anything.
+    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
+    let region = default_region(&a.region);
+    let pricing = Pricing::lookup(&region, arch).context("--region")?;
+    let sizes = crate::tune::parse_sizes(&a.memory)?;
+    if a.invocations == 0 || a.invocations > 10_000 {
+        bail!(
+            "--invocations must be between 1 and 10000, got {}",
+            a.invocations
+        );
+    }
+    if !(a.timeout > 0.0 && a.timeout <= 900.0) {
+        bail!(
+            "--timeout must be between 0 and 900 seconds (Lambda's range), got {}",
+            a.timeout
+        );
+    }
+    if !(a.init_timeout > 0.0 && a.init_timeout <= 600.0) {
+        bail!(
+            "--init-timeout must be between 0 and 600 seconds, got {}",
+            a.init_timeout
+        );
+    }
+    let strategy = match a.strategy.as_str() {
+        "cost" => Strategy::Cost,
+        "speed" => Strategy::Speed,
+        "balanced" => Strategy::Balanced,
+        other => bail!("--strategy expects cost, speed or balanced, got {other:?}"),
+    };
+    if !(0.0..=1.0).contains(&a.balanced_weight) {
+        bail!(
+            "--balanced-weight must be between 0 and 1, got {}",
+            a.balanced_weight
+        );
+    }
+    let payload = match a.payload.strip_prefix('@') {
+        Some(path) => std::fs::read(path)
+            .with_context(|| format!("--payload @{path}: cannot read the file"))?,
+        None => a.payload.clone().into_bytes(),
+    };
+    serde_json::from_slice::<serde_json::Value>(&payload)
+        .context("--payload must be JSON (inline, or @FILE holding JSON)")?;
+    if let Some(p) = &a.files.chart {
+        chart_kind(p)?;
+    }
+    let task_root = match (&a.local, &a.local_cmd) {
+        (Some(d), _) => d.clone(),
+        (None, Some(_)) => std::env::current_dir()?,
+        (None, None) => bail!(
+            "--local DIR or --local-cmd CMD is required (tuning a deployed function on AWS is not in this build)"
+        ),
+    };
+    if !task_root.is_dir() {
+        bail!(
+            "--local {}: not a directory (expected the function's code, with an executable bootstrap)",
+            task_root.display()
+        );
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing the Ctrl-C handler")?;
+    }
+    if let Some(p) = &a.log_file {
+        std::fs::write(p, b"")
+            .with_context(|| format!("--log-file {}: cannot write", p.display()))?;
+    }
+    let mut backend = LocalBackend::new(LocalConfig {
+        function: a.function.clone(),
+        task_root,
+        command: a.local_cmd.clone(),
+        handler: a.handler.clone(),
+        region: region.clone(),
+        timeout: Duration::from_secs_f64(a.timeout),
+        init_timeout: Duration::from_secs_f64(a.init_timeout),
+        no_limits: a.no_limits,
+        output: a.log_file.clone(),
+        stop: stop.clone(),
+    })?;
+    let plan = crate::tune::Plan {
+        function: a.function.clone(),
+        sizes,
+        invocations: a.invocations,
+        payload,
+    };
+    eprintln!(
+        "powertune: {} at {} sizes × {} invocations, locally ({})",
+        a.function,
+        plan.sizes.len(),
+        a.invocations,
+        backend.limits()
+    );
+    let mut log = match &a.log_file {
+        Some(p) => Some(std::fs::OpenOptions::new().append(true).open(p)?),
+        None => None,
+    };
+    let mut at_size: (u32, u32, u32) = (0, 0, 0);
+    let result = crate::tune::tune(
+        &mut backend,
+        &plan,
+        log.as_mut().map(|f| f as &mut dyn Write),
+        &stop,
+        &mut |p| match p {
+            crate::tune::Progress::Size { size, index, of } => {
+                at_size = (size.0, 0, 0);
+                eprintln!("powertune: [{index}/{of}] {size}…");
+            }
+            crate::tune::Progress::Invoked { record, .. } => {
+                at_size.1 += 1;
+                if record.status != crate::record::Status::Success {
+                    at_size.2 += 1;
+                    eprintln!(
+                        "powertune:   {} MB: invocation {} {}: {}",
+                        at_size.0,
+                        at_size.1,
+                        record.status.as_str(),
+                        record.error_type.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        },
+    );
+    let warnings = backend.warnings();
+    let limits = backend.limits();
+    backend.cleanup()?;
+    let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
+    let records = result?;
+    if interrupted {
+        eprintln!(
+            "powertune: interrupted; every process and cgroup this run made has been removed"
+        );
+    }
+    if records.is_empty() {
+        bail!("nothing was measured");
+    }
+    let opts = AnalysisOptions {
+        pricing,
+        ephemeral: Mb(512),
+        monthly_invocations: None,
+        headroom: DEFAULT_HEADROOM,
+        step: DEFAULT_STEP,
+        source: crate::report::Source::Local,
+        decision: crate::analysis::Decision::Measured(Choice {
+            strategy,
+            balanced_weight: a.balanced_weight,
+            max_p99_ms: a.max_p99_ms,
+            max_duration_ms: a.max_duration_ms,
+        }),
+        current_memory: None,
+        steady_state_cost: true,
+    };
+    let mut collector = Collector::new(Some(a.function.clone()));
+    for r in records {
+        collector.push(&crate::parse::Observation {
+            record: r,
+            timestamp_ms: None,
+            function: None,
+        });
+    }
+    let mut reports = collector.into_reports(&opts, None);
+    for r in &mut reports {
+        r.limits = Some(limits.clone());
+        r.warnings.extend(warnings.iter().cloned());
+    }
+    write_files(&a.files, &reports)?;
+    let bytes = exporter(a.format).serialize(&reports)?;
+    let mut out = io::stdout().lock();
+    out.write_all(&bytes).context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    let measured = reports.iter().any(|r| r.recommendation.memory_mb.is_some());
+    Ok(if interrupted {
+        130
+    } else if measured {
+        0
+    } else {
+        1
+    })
+}
+
 fn run_check(a: &CheckArgs) -> Result<i32> {
     use crate::check::output;
     let github = match a.format.as_deref() {
@@ -469,6 +743,7 @@ fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
         source: Source::Logs,
         decision: crate::analysis::Decision::RightSize,
         current_memory: None,
+        steady_state_cost: false,
     })
 }
 
@@ -485,6 +760,7 @@ pub fn main() -> i32 {
         Command::Parse(a) => run_parse(&a).map(|()| 0),
         Command::Analyze(a) => run_analyze(&a).map(|()| 0),
         Command::Check(a) => run_check(&a),
+        Command::Run(a) => run_run(&a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 //! model, the recommendation, the report type and its exporters — and `main.rs` is a thin shell.
 
 pub mod analysis;
+pub mod backend;
 pub mod check;
 pub mod cli;
 pub mod cost;
@@ -13,4 +14,5 @@ pub mod record;
 pub mod report;
 pub mod sketch;
 pub mod stats;
+pub mod tune;
 pub mod units;

@@ -128,6 +128,38 @@ impl<'a> InvocationRecord<'a> {
     }
 }
 
+impl InvocationRecord<'_> {
+    /// The REPORT line Lambda would write for this invocation, in its exact text format (tabs,
+    /// two decimals for durations, whole MB; Init/Restore Duration on cold starts; Status and
+    /// Error Type without a trailing tab), so that `powertune analyze` can read it back.
+    pub fn report_line(&self) -> String {
+        let mut s = format!(
+            "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {:.0} ms\tMemory Size: {:.0} MB\tMax Memory Used: {:.0} MB\t",
+            self.request_id.as_deref().unwrap_or("-"),
+            self.duration_ms.unwrap_or(0.0),
+            self.billed_duration_ms.unwrap_or(0.0),
+            self.memory_size_mb.unwrap_or(0.0),
+            self.max_memory_used_mb.unwrap_or(0.0),
+        );
+        if let Some(i) = self.init_duration_ms {
+            s.push_str(&format!("Init Duration: {i:.2} ms\t"));
+        }
+        if let Some(r) = self.restore_duration_ms {
+            s.push_str(&format!("Restore Duration: {r:.2} ms\t"));
+        }
+        if let Some(b) = self.billed_restore_duration_ms {
+            s.push_str(&format!("Billed Restore Duration: {b:.0} ms\t"));
+        }
+        if self.status != Status::Success {
+            s.push_str(&format!("Status: {}", self.status.as_str()));
+            if let Some(t) = &self.error_type {
+                s.push_str(&format!("\tError Type: {t}"));
+            }
+        }
+        s
+    }
+}
+
 /// Writes integral values as JSON integers (`128`, not `128.0`) and others as floats, so the
 /// JSON Lines read the way the log lines did.
 fn number<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
@@ -153,6 +185,29 @@ mod tests {
             s,
             r#"{"request_id":"abc","duration_ms":10.38,"billed_duration_ms":11,"memory_size_mb":null,"max_memory_used_mb":null,"init_duration_ms":null,"restore_duration_ms":null,"billed_restore_duration_ms":null,"status":"success","error_type":null}"#
         );
+    }
+
+    #[test]
+    fn report_line_round_trips_through_the_parser() {
+        let mut r = InvocationRecord::empty();
+        r.request_id = Some("abc-1".into());
+        r.duration_ms = Some(12.345);
+        r.billed_duration_ms = Some(413.0);
+        r.memory_size_mb = Some(512.0);
+        r.max_memory_used_mb = Some(77.0);
+        r.init_duration_ms = Some(400.5);
+        r.status = Status::Error;
+        r.error_type = Some("Runtime.OutOfMemory".into());
+        let line = r.report_line();
+        assert_eq!(
+            line,
+            "REPORT RequestId: abc-1\tDuration: 12.35 ms\tBilled Duration: 413 ms\tMemory Size: 512 MB\tMax Memory Used: 77 MB\tInit Duration: 400.50 ms\tStatus: error\tError Type: Runtime.OutOfMemory"
+        );
+        let at = line.find("RequestId:").unwrap() + "RequestId:".len();
+        let back = crate::parse::text::TextReport::parse(&line.as_bytes()[at..]).record;
+        assert_eq!(back.duration_ms, Some(12.35));
+        assert_eq!(back.status, Status::Error);
+        assert_eq!(back.error_type.as_deref(), Some("Runtime.OutOfMemory"));
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct TuningReport {
     pub architecture: Architecture,
     /// The prices used.
     pub pricing: PricingUsed,
+    /// How memory and CPU limits were enforced for measured runs (`cgroup v1`, `cgroup v2`,
+    /// `unenforced`); null for logs.
+    pub limits: Option<String>,
     /// What was read (for `analyze`).
     pub input: Option<InputRead>,
     /// The monthly volume that monthly costs use.

@@ -84,6 +84,7 @@ fn evidence_from_logs(o: &CheckOptions) -> Result<Vec<TuningReport>> {
         source: Source::Logs,
         decision: crate::analysis::Decision::RightSize,
         current_memory: None,
+        steady_state_cost: false,
     };
     let mut out = Vec::new();
     for (label, path) in &o.logs {

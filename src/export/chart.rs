@@ -48,8 +48,13 @@ pub fn title(r: &TuningReport) -> String {
                 .map_or(0, |d| d.as_millis() as i64);
             date_of(now)
         });
+    let unenforced = if r.limits.as_deref() == Some("unenforced") {
+        " · limits NOT enforced"
+    } else {
+        ""
+    };
     format!(
-        "{} · {} · {} · {}",
+        "{} · {} · {} · {}{unenforced}",
         r.function.as_deref().unwrap_or("Lambda function"),
         r.region,
         r.architecture,

@@ -40,6 +40,7 @@ fn reports() -> Vec<TuningReport> {
         source: Source::Logs,
         decision: crate::analysis::Decision::RightSize,
         current_memory: None,
+        steady_state_cost: false,
     };
     let mut c = Collector::new(None);
     let s = scan_bytes("snapshot.log", log.as_bytes(), &mut |o| c.push(&o));
