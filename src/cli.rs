@@ -617,6 +617,10 @@ fn run_run(a: &RunArgs) -> Result<i32> {
         );
     }
     if records.is_empty() {
+        if interrupted {
+            eprintln!("powertune: interrupted before any invocation finished; nothing to report");
+            return Ok(130);
+        }
         bail!("nothing was measured");
     }
     let opts = AnalysisOptions {

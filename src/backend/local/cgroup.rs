@@ -92,18 +92,18 @@ pub fn detect(root: &Path) -> Result<Flavor, String> {
     }
     // A delegated v2 cgroup (systemd user scope): move this process into a leaf so that its own
     // cgroup may enable controllers for its children.
-    if let Ok(own) = fs::read_to_string("/proc/self/cgroup") {
-        if let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) {
-            let mine = root.join(path.trim_start_matches('/'));
-            if path != "/" && has_controllers(&mine) && writable_dir(&mine) {
-                let leaf = mine.join(format!("{PARENT}-supervisor"));
-                let ok = fs::create_dir_all(&leaf).is_ok()
-                    && fs::write(leaf.join("cgroup.procs"), std::process::id().to_string()).is_ok()
-                    && enable_subtree(&mine).is_ok();
-                let dir = mine.join(PARENT);
-                if ok && fs::create_dir_all(&dir).is_ok() && enable_subtree(&dir).is_ok() {
-                    return Ok(Flavor::V2 { dir });
-                }
+    if let Ok(own) = fs::read_to_string("/proc/self/cgroup")
+        && let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::"))
+    {
+        let mine = root.join(path.trim_start_matches('/'));
+        if path != "/" && has_controllers(&mine) && writable_dir(&mine) {
+            let leaf = mine.join(format!("{PARENT}-supervisor"));
+            let ok = fs::create_dir_all(&leaf).is_ok()
+                && fs::write(leaf.join("cgroup.procs"), std::process::id().to_string()).is_ok()
+                && enable_subtree(&mine).is_ok();
+            let dir = mine.join(PARENT);
+            if ok && fs::create_dir_all(&dir).is_ok() && enable_subtree(&dir).is_ok() {
+                return Ok(Flavor::V2 { dir });
             }
         }
     }
@@ -113,15 +113,14 @@ pub fn detect(root: &Path) -> Result<Flavor, String> {
         .iter()
         .map(|c| root.join(c))
         .find(|p| p.join("cpu.cfs_quota_us").exists());
-    if let Some(cpu) = cpu {
-        if memory.join("memory.limit_in_bytes").exists()
-            && writable_dir(&memory)
-            && writable_dir(&cpu)
-        {
-            let (m, c) = (memory.join(PARENT), cpu.join(PARENT));
-            if fs::create_dir_all(&m).is_ok() && fs::create_dir_all(&c).is_ok() {
-                return Ok(Flavor::V1 { memory: m, cpu: c });
-            }
+    if let Some(cpu) = cpu
+        && memory.join("memory.limit_in_bytes").exists()
+        && writable_dir(&memory)
+        && writable_dir(&cpu)
+    {
+        let (m, c) = (memory.join(PARENT), cpu.join(PARENT));
+        if fs::create_dir_all(&m).is_ok() && fs::create_dir_all(&c).is_ok() {
+            return Ok(Flavor::V1 { memory: m, cpu: c });
         }
     }
     Err(FIX.to_owned())

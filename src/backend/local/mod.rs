@@ -358,36 +358,34 @@ impl Backend for LocalBackend {
             .env
             .as_mut()
             .is_some_and(|e| e.size == size.0 && e.child.try_wait().ok().flatten().is_none());
-        if !alive {
-            if let Err(e) = self.start_env(size.0) {
-                if self.stopped() {
-                    return Err(e);
-                }
-                let failure = e.downcast::<InitFailure>()?;
-                let peak = self.peak_mb();
-                let oom = self
-                    .env
-                    .as_ref()
-                    .and_then(|e| e.cgroup.as_ref())
-                    .is_some_and(|c| c.oom_kills() > 0);
-                self.stop_env();
-                // A failed init is retried inside the invocation ("suppressed init"): its time is
-                // the invocation's Duration and there is no Init Duration.
-                rec.duration_ms = Some(round2(failure.elapsed_ms));
-                rec.billed_duration_ms = Some(failure.elapsed_ms.ceil());
-                rec.max_memory_used_mb = Some(peak);
-                rec.status = if failure.error_type == "Runtime.InitTimeout" {
-                    Status::Timeout
-                } else {
-                    Status::Error
-                };
-                rec.error_type = Some(Cow::Owned(if oom {
-                    "Runtime.OutOfMemory".into()
-                } else {
-                    failure.error_type
-                }));
-                return Ok(rec);
+        if !alive && let Err(e) = self.start_env(size.0) {
+            if self.stopped() {
+                return Err(e);
             }
+            let failure = e.downcast::<InitFailure>()?;
+            let peak = self.peak_mb();
+            let oom = self
+                .env
+                .as_ref()
+                .and_then(|e| e.cgroup.as_ref())
+                .is_some_and(|c| c.oom_kills() > 0);
+            self.stop_env();
+            // A failed init is retried inside the invocation ("suppressed init"): its time is
+            // the invocation's Duration and there is no Init Duration.
+            rec.duration_ms = Some(round2(failure.elapsed_ms));
+            rec.billed_duration_ms = Some(failure.elapsed_ms.ceil());
+            rec.max_memory_used_mb = Some(peak);
+            rec.status = if failure.error_type == "Runtime.InitTimeout" {
+                Status::Timeout
+            } else {
+                Status::Error
+            };
+            rec.error_type = Some(Cow::Owned(if oom {
+                "Runtime.OutOfMemory".into()
+            } else {
+                failure.error_type
+            }));
+            return Ok(rec);
         }
         let deadline_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
