@@ -311,7 +311,6 @@ fn build_report(
         }
         None => groups.iter().max_by_key(|g| g.invocations),
     };
-    let current_mb = current.and_then(|g| g.memory);
     let max_used = groups
         .iter()
         .filter_map(|g| g.mem_used.max())
@@ -346,26 +345,72 @@ fn build_report(
     };
     let timeouts_seen: u64 = groups.iter().map(|g| g.timeouts).sum();
     let timeout = timeout_advice(current, timeouts_seen);
-    if let Decision::Measured(choice) = &opts.decision {
-        let recommendation = recommend::choose(&configs, choice, rule, timeouts_seen);
-        return assemble(
-            function,
-            configs,
-            monthly,
-            recommendation,
-            warnings,
-            opts,
-            scan,
-            &groups,
-        );
-    }
+    let recommendation = match &opts.decision {
+        Decision::Measured(choice) => recommend::choose(&configs, choice, rule, timeouts_seen),
+        Decision::RightSize => right_size_recommendation(
+            RightSizeInput {
+                function: function.as_deref(),
+                current,
+                max_used,
+                oom_at,
+                cpu,
+                rule,
+                timeout,
+                monthly: &monthly,
+                configs: &configs,
+                opts,
+            },
+            &mut warnings,
+        ),
+    };
+    assemble(
+        function,
+        configs,
+        monthly,
+        recommendation,
+        warnings,
+        opts,
+        scan,
+        &groups,
+    )
+}
+
+struct RightSizeInput<'a> {
+    function: Option<&'a str>,
+    current: Option<&'a Group>,
+    max_used: Option<f64>,
+    oom_at: Option<u32>,
+    cpu: Option<(u32, f64, u32, f64)>,
+    rule: RightSizeRule,
+    timeout: TimeoutAdvice,
+    monthly: &'a MonthlyVolume,
+    configs: &'a [ConfigReport],
+    opts: &'a AnalysisOptions,
+}
+
+/// `analyze`'s recommendation: the right-sizing rule on Max Memory Used, priced against the
+/// current size.
+fn right_size_recommendation(i: RightSizeInput<'_>, warnings: &mut Vec<String>) -> Recommendation {
+    let RightSizeInput {
+        function,
+        current,
+        max_used,
+        oom_at,
+        cpu,
+        rule,
+        timeout,
+        monthly,
+        configs,
+        opts,
+    } = i;
+    let current_mb = current.and_then(|g| g.memory);
     let mut assumptions = vec![
         "duration stays the same at the recommended size (memory also sets CPU: one vCPU at 1,769 MB)".to_owned(),
         "first-tier duration price per invocation; the free tier is not applied (it is shared by the whole account)".to_owned(),
     ];
     assumptions.push(monthly.detail.clone());
 
-    let recommendation = match (max_used, current) {
+    match (max_used, current) {
         (None, _) | (_, None) => Recommendation {
             memory_mb: None,
             current_memory_mb: current_mb,
@@ -412,7 +457,7 @@ fn build_report(
                 _ => None,
             };
             let reason = reason_text(&ReasonInput {
-                function: function.as_deref(),
+                function,
                 current: cur.memory,
                 rs,
                 max_used,
@@ -421,7 +466,7 @@ fn build_report(
                 cpu,
                 per_million,
                 monthly: monthly_usd,
-                configs: &configs,
+                configs,
             });
             if rs.capped {
                 warnings.push(format!(
@@ -441,18 +486,7 @@ fn build_report(
                 timeout,
             }
         }
-    };
-
-    assemble(
-        function,
-        configs,
-        monthly,
-        recommendation,
-        warnings,
-        opts,
-        scan,
-        &groups,
-    )
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -129,13 +129,8 @@ struct RunArgs {
     #[arg(long, value_name = "MS")]
     max_duration_ms: Option<f64>,
 
-    /// AWS region whose prices apply [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
-    #[arg(long)]
-    region: Option<String>,
-
-    /// Architecture whose prices apply: x86_64 or arm64.
-    #[arg(long, default_value = "x86_64", value_name = "ARCH")]
-    arch: String,
+    #[command(flatten)]
+    prices: PricingArgs,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -203,13 +198,8 @@ struct CheckArgs {
     #[arg(long, default_value = "10%", value_name = "PERCENT")]
     max_cost_increase: String,
 
-    /// AWS region whose prices apply [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
-    #[arg(long)]
-    region: Option<String>,
-
-    /// Architecture of functions that do not declare one: x86_64 or arm64.
-    #[arg(long, default_value = "x86_64", value_name = "ARCH")]
-    arch: String,
+    #[command(flatten)]
+    prices: PricingArgs,
 
     /// Invocations per month, for the saving [default: the rate the logs' timestamps show].
     #[arg(long, value_name = "N")]
@@ -254,13 +244,8 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "NAME")]
     function: Option<String>,
 
-    /// AWS region whose prices apply [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
-    #[arg(long)]
-    region: Option<String>,
-
-    /// Architecture whose prices apply: x86_64 or arm64.
-    #[arg(long, default_value = "x86_64", value_name = "ARCH")]
-    arch: String,
+    #[command(flatten)]
+    prices: PricingArgs,
 
     /// Invocations per month for monthly costs [default: the rate the logs' timestamps show].
     #[arg(long, value_name = "N")]
@@ -284,6 +269,51 @@ struct AnalyzeArgs {
 
     #[command(flatten)]
     files: FileOutputs,
+}
+
+/// Where prices come from: region and architecture.
+#[derive(Debug, Args)]
+struct PricingArgs {
+    /// AWS region whose prices apply [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
+    #[arg(long)]
+    region: Option<String>,
+
+    /// Architecture whose prices apply (for `check`: of functions that do not declare one):
+    /// x86_64 or arm64.
+    #[arg(long, default_value = "x86_64", value_name = "ARCH")]
+    arch: String,
+}
+
+impl PricingArgs {
+    /// The validated region, architecture and prices.
+    fn resolve(&self) -> Result<(String, Architecture, Pricing)> {
+        let arch: Architecture = self.arch.parse().map_err(anyhow::Error::msg)?;
+        let region = self
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                std::env::var("AWS_DEFAULT_REGION")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let pricing = Pricing::lookup(&region, arch).context("--region")?;
+        Ok((region, arch, pricing))
+    }
+}
+
+/// Checks the right-sizing rule's flags.
+fn check_rule(headroom: f64, step: u32) -> Result<()> {
+    if !(1.0..=10.0).contains(&headroom) {
+        bail!(
+            "--headroom must be between 1.0 and 10 (a multiple of the largest Max Memory Used), got {headroom}"
+        );
+    }
+    if !(1..=1024).contains(&step) {
+        bail!("--step must be between 1 and 1024 MB, got {step}");
+    }
+    Ok(())
 }
 
 /// Files written besides stdout.
@@ -359,27 +389,9 @@ fn write_files(files: &FileOutputs, reports: &[crate::report::TuningReport]) -> 
     Ok(())
 }
 
-fn default_region(flag: &Option<String>) -> String {
-    flag.clone()
-        .or_else(|| std::env::var("AWS_REGION").ok().filter(|s| !s.is_empty()))
-        .or_else(|| {
-            std::env::var("AWS_DEFAULT_REGION")
-                .ok()
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| "us-east-1".to_owned())
-}
-
 fn check_options(a: &CheckArgs) -> Result<crate::check::CheckOptions> {
-    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
-    let region = default_region(&a.region);
-    Pricing::lookup(&region, arch).context("--region")?;
-    if !(1.0..=10.0).contains(&a.headroom) {
-        bail!("--headroom must be between 1.0 and 10, got {}", a.headroom);
-    }
-    if !(1..=1024).contains(&a.step) {
-        bail!("--step must be between 1 and 1024 MB, got {}", a.step);
-    }
+    let (region, arch, _) = a.prices.resolve()?;
+    check_rule(a.headroom, a.step)?;
     if !(a.max_used_ratio > 0.0 && a.max_used_ratio <= 1.0) {
         bail!(
             "--max-used-ratio must be in (0, 1], got {}",
@@ -485,9 +497,7 @@ fn run_run(a: &RunArgs) -> Result<i32> {
     use std::time::Duration;
 
     // Validate everything before touching anything.
-    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
-    let region = default_region(&a.region);
-    let pricing = Pricing::lookup(&region, arch).context("--region")?;
+    let (region, _, pricing) = a.prices.resolve()?;
     let sizes = crate::tune::parse_sizes(&a.memory)?;
     if a.invocations == 0 || a.invocations > 10_000 {
         bail!(
@@ -715,18 +725,8 @@ fn run_check(a: &CheckArgs) -> Result<i32> {
 
 /// Validated analysis options: everything the pipeline needs, checked once.
 fn analysis_options(a: &AnalyzeArgs) -> Result<AnalysisOptions> {
-    let arch: Architecture = a.arch.parse().map_err(anyhow::Error::msg)?;
-    let region = default_region(&a.region);
-    let pricing = Pricing::lookup(&region, arch).context("--region")?;
-    if !(1.0..=10.0).contains(&a.headroom) {
-        bail!(
-            "--headroom must be between 1.0 and 10 (a multiple of the largest Max Memory Used), got {}",
-            a.headroom
-        );
-    }
-    if !(1..=1024).contains(&a.step) {
-        bail!("--step must be between 1 and 1024 MB, got {}", a.step);
-    }
+    let (_, _, pricing) = a.prices.resolve()?;
+    check_rule(a.headroom, a.step)?;
     if !(512..=10_240).contains(&a.ephemeral_storage) {
         bail!(
             "--ephemeral-storage must be between 512 and 10240 MB (Lambda's /tmp range), got {}",

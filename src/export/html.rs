@@ -2,7 +2,9 @@
 //! table, the recommendation and why, what was read (or planned), errors and cold starts — with
 //! no external URL, font or script, so it can be attached to a ticket or kept as a CI artifact.
 
-use super::{Exporter, chart, count, markdown::verdict, ms, size, usd};
+use super::{
+    Exporter, chart, count, is_recommended, markdown::verdict, mean_with_ci, ms, size, usd,
+};
 use crate::parse::context::date_of;
 use crate::report::TuningReport;
 use std::fmt::Write;
@@ -10,7 +12,8 @@ use std::fmt::Write;
 /// A standalone HTML document.
 pub struct HtmlExporter;
 
-/// Escapes text for HTML.
+/// Escapes text for HTML and XML (attributes and content alike); control characters XML 1.0
+/// cannot hold become spaces.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -20,6 +23,7 @@ pub fn esc(s: &str) -> String {
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => o.push(' '),
             c => o.push(c),
         }
     }
@@ -66,10 +70,7 @@ fn section(out: &mut String, r: &TuningReport) -> anyhow::Result<()> {
     )?;
     for c in &r.configs {
         let d = &c.duration_ms;
-        let ci = d
-            .ci95
-            .map_or_else(String::new, |[lo, hi]| format!(" ({}–{})", ms(lo), ms(hi)));
-        let class = if c.memory_mb.is_some() && c.memory_mb == r.recommendation.memory_mb {
+        let class = if is_recommended(r, c) {
             " class=rec"
         } else if chart::failure_label(c).is_some() {
             " class=failed"
@@ -78,15 +79,14 @@ fn section(out: &mut String, r: &TuningReport) -> anyhow::Result<()> {
         };
         writeln!(
             out,
-            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{} / {} / {}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{} / {} / {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             size(c.memory_mb),
             count(c.invocations),
             count(c.cold_starts),
             c.errors,
             c.timeouts,
             c.out_of_memory,
-            ms(d.mean),
-            esc(&ci),
+            esc(&mean_with_ci(d)),
             ms(d.p50),
             ms(d.p90),
             ms(d.p99),

@@ -1,7 +1,7 @@
 //! Markdown for a pull-request comment: per function a table of the sizes and a one-line verdict
 //! with the monthly saving.
 
-use super::{Exporter, count, ms, size, usd};
+use super::{Exporter, count, is_recommended, mean_with_ci, ms, size, usd};
 use crate::report::TuningReport;
 use crate::units::Usd;
 use std::fmt::Write;
@@ -64,24 +64,17 @@ impl Exporter for MarkdownExporter {
             writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
             for c in &r.configs {
                 let d = &c.duration_ms;
-                let ci = d
-                    .ci95
-                    .map_or_else(String::new, |[lo, hi]| format!(" ({}–{})", ms(lo), ms(hi)));
-                let mark = if c.memory_mb.is_some() && c.memory_mb == r.recommendation.memory_mb {
-                    " ✅"
-                } else {
-                    ""
-                };
+                let mark = if is_recommended(r, c) { " ✅" } else { "" };
                 writeln!(
                     out,
-                    "| {}{mark} | {} | {} | {} / {} / {} | {}{ci} | {} | {} | {} | {} |",
+                    "| {}{mark} | {} | {} | {} / {} / {} | {} | {} | {} | {} | {} |",
                     size(c.memory_mb),
                     count(c.invocations),
                     count(c.cold_starts),
                     c.errors,
                     c.timeouts,
                     c.out_of_memory,
-                    ms(d.mean),
+                    mean_with_ci(d),
                     ms(d.p50),
                     ms(d.p99),
                     c.max_memory_used_mb

@@ -61,6 +61,19 @@ pub fn size(m: Option<u32>) -> String {
     m.map_or_else(|| "unknown".to_owned(), |m| format!("{m} MB"))
 }
 
+/// "mean (low–high)" of a duration distribution, the interval left out for one sample.
+pub fn mean_with_ci(d: &crate::stats::Distribution) -> String {
+    let ci = d
+        .ci95
+        .map_or_else(String::new, |[lo, hi]| format!(" ({}–{})", ms(lo), ms(hi)));
+    format!("{}{ci}", ms(d.mean))
+}
+
+/// Whether a configuration is the recommended one.
+pub fn is_recommended(r: &TuningReport, c: &crate::report::ConfigReport) -> bool {
+    c.memory_mb.is_some() && c.memory_mb == r.recommendation.memory_mb
+}
+
 /// Thousands separators for counts.
 pub fn count(n: u64) -> String {
     let s = n.to_string();

@@ -1,7 +1,7 @@
 //! The default output: per function a heading, an aligned table of the memory sizes, and the
 //! recommendation with its reasons, assumptions and warnings.
 
-use super::{Exporter, count, ms, size, usd};
+use super::{Exporter, count, is_recommended, mean_with_ci, ms, size, usd};
 use crate::report::TuningReport;
 use std::fmt::Write;
 
@@ -74,20 +74,13 @@ impl Exporter for TableExporter {
             ]];
             for c in &r.configs {
                 let d = &c.duration_ms;
-                let ci = d
-                    .ci95
-                    .map_or_else(String::new, |[lo, hi]| format!(" ({}–{})", ms(lo), ms(hi)));
-                let rec = if c.memory_mb.is_some() && c.memory_mb == r.recommendation.memory_mb {
-                    " *"
-                } else {
-                    ""
-                };
+                let rec = if is_recommended(r, c) { " *" } else { "" };
                 rows.push(vec![
                     format!("{}{rec}", size(c.memory_mb)),
                     count(c.invocations),
                     count(c.cold_starts),
                     format!("{}/{}/{}", c.errors, c.timeouts, c.out_of_memory),
-                    format!("{}{ci}", ms(d.mean)),
+                    mean_with_ci(d),
                     ms(d.p50),
                     ms(d.p90),
                     ms(d.p99),
