@@ -58,22 +58,61 @@ enum Command {
     Check(CheckArgs),
     /// Measure the function at several memory sizes and recommend one.
     ///
+    /// On AWS (the default): for each size, sets $LATEST's memory, publishes a version and points
+    /// a temporary alias `powertune-<MB>` at it, restores $LATEST as soon as the versions exist,
+    /// invokes the aliases (in parallel within --concurrency) and reads Duration and Max Memory
+    /// Used from the REPORT lines. Every change is journaled before it is made and undone at the
+    /// end, on error and on Ctrl-C; after a crash or kill -9, `powertune cleanup --function NAME`
+    /// finishes the job. --dry-run shows the plan and changes nothing. docs/run.md lists every
+    /// change; docs/iam-policy.json the permissions.
+    ///
     /// With --local DIR, runs the function's own code on this machine: DIR holds an executable
     /// `bootstrap` (what Lambda's provided runtimes start) that talks to the Lambda Runtime API
     /// powertune serves on 127.0.0.1, inside a cgroup with the size's memory limit and CPU share
-    /// (one vCPU at 1,769 MB). No AWS account is needed. (Tuning a deployed function on AWS is not
-    /// in this build yet.)
+    /// (one vCPU at 1,769 MB). No AWS account is needed.
     Run(RunArgs),
+    /// Undo what an interrupted `run` left in the account (after a crash or kill -9).
+    ///
+    /// Reads the run's journal (under ~/.local/state/powertune, or $POWERTUNE_STATE_DIR) and
+    /// restores $LATEST's memory and description, then deletes exactly the aliases and versions
+    /// that run made. Safe to repeat; does nothing when no journal is left.
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Args)]
+struct CleanupArgs {
+    /// The function whose interrupted run to finish.
+    #[arg(long)]
+    function: String,
+
+    /// The region of the run [default: the journal's].
+    #[arg(long)]
+    region: Option<String>,
+
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+/// How to reach AWS.
+#[derive(Debug, Args)]
+struct AwsArgs {
+    /// AWS profile (else AWS_PROFILE, else the default chain: env, SSO, instance role…).
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+
+    /// Endpoint URL for Lambda and CloudWatch Logs (LocalStack, moto); also AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The function's name (AWS_LAMBDA_FUNCTION_NAME for the local runtime).
+    /// The function: name or ARN on AWS; AWS_LAMBDA_FUNCTION_NAME for a local run.
     #[arg(long)]
     function: String,
 
     /// Run locally: a directory with an executable `bootstrap` (LAMBDA_TASK_ROOT).
-    #[arg(long, value_name = "DIR", required_unless_present = "local_cmd")]
+    #[arg(long, value_name = "DIR")]
     local: Option<PathBuf>,
 
     /// Run locally with this command (through sh -c) instead of DIR/bootstrap.
@@ -88,23 +127,55 @@ struct RunArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     invocations: u32,
 
+    /// AWS: invocations in flight at once, across all sizes.
+    #[arg(long, default_value_t = 5, value_name = "C")]
+    concurrency: usize,
+
+    /// AWS: the code to tune: $LATEST, or a version or alias whose code is $LATEST's.
+    #[arg(long, default_value = "$LATEST", value_name = "QUALIFIER")]
+    qualifier: String,
+
+    /// AWS: how long to wait for CloudWatch Logs when the log tail holds no REPORT line.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    logs_wait: f64,
+
+    /// AWS: print the plan (sizes, calls, cost and time estimates) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// AWS: set the recommended memory on $LATEST at the end.
+    #[arg(long, conflicts_with = "apply_alias")]
+    apply: bool,
+
+    /// AWS: publish a version with the recommended memory and move this alias to it.
+    #[arg(long, value_name = "ALIAS")]
+    apply_alias: Option<String>,
+
+    /// Write the JSON report to FILE, rewritten after each size completes.
+    #[arg(long, value_name = "FILE")]
+    export_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    aws: AwsArgs,
+
     /// The event: inline JSON, or @FILE.
     #[arg(long, default_value = "{}", value_name = "JSON|@FILE")]
     payload: String,
 
-    /// Invocation timeout, seconds (the environment is killed and restarted after one).
+    /// Local: invocation timeout, seconds (the environment is killed and restarted after one).
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     timeout: f64,
 
-    /// Init timeout, seconds (Lambda's is 10).
+    /// Local: init timeout, seconds (Lambda's is 10).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     init_timeout: f64,
 
-    /// _HANDLER for the runtime.
+    /// Local: _HANDLER for the runtime.
     #[arg(long, default_value = "handler.handler")]
     handler: String,
 
-    /// Run without memory and CPU limits (no cgroup needed); results are marked unenforced.
+    /// Local: run without memory and CPU limits (no cgroup needed); results are marked
+    /// unenforced.
     #[arg(long)]
     no_limits: bool,
 
@@ -488,33 +559,21 @@ fn check_options(a: &CheckArgs) -> Result<crate::check::CheckOptions> {
     })
 }
 
+/// What every run needs, validated before anything is touched.
+struct RunPlan {
+    plan: crate::tune::Plan,
+    choice: crate::recommend::Choice,
+}
+
 fn run_run(a: &RunArgs) -> Result<i32> {
-    use crate::backend::Backend;
-    use crate::backend::local::{LocalBackend, LocalConfig};
     use crate::recommend::{Choice, Strategy};
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-    use std::time::Duration;
 
     // Validate everything before touching anything.
-    let (region, _, pricing) = a.prices.resolve()?;
     let sizes = crate::tune::parse_sizes(&a.memory)?;
     if a.invocations == 0 || a.invocations > 10_000 {
         bail!(
             "--invocations must be between 1 and 10000, got {}",
             a.invocations
-        );
-    }
-    if !(a.timeout > 0.0 && a.timeout <= 900.0) {
-        bail!(
-            "--timeout must be between 0 and 900 seconds (Lambda's range), got {}",
-            a.timeout
-        );
-    }
-    if !(a.init_timeout > 0.0 && a.init_timeout <= 600.0) {
-        bail!(
-            "--init-timeout must be between 0 and 600 seconds, got {}",
-            a.init_timeout
         );
     }
     let strategy = match a.strategy.as_str() {
@@ -529,6 +588,16 @@ fn run_run(a: &RunArgs) -> Result<i32> {
             a.balanced_weight
         );
     }
+    for (flag, v) in [
+        ("--max-p99-ms", a.max_p99_ms),
+        ("--max-duration-ms", a.max_duration_ms),
+    ] {
+        if let Some(v) = v
+            && !(v > 0.0 && v.is_finite())
+        {
+            bail!("{flag} must be a positive number of milliseconds, got {v}");
+        }
+    }
     let payload = match a.payload.strip_prefix('@') {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("--payload @{path}: cannot read the file"))?,
@@ -539,12 +608,238 @@ fn run_run(a: &RunArgs) -> Result<i32> {
     if let Some(p) = &a.files.chart {
         chart_kind(p)?;
     }
+    let run = RunPlan {
+        plan: crate::tune::Plan {
+            function: a.function.clone(),
+            sizes,
+            invocations: a.invocations,
+            payload,
+        },
+        choice: Choice {
+            strategy,
+            balanced_weight: a.balanced_weight,
+            max_p99_ms: a.max_p99_ms,
+            max_duration_ms: a.max_duration_ms,
+        },
+    };
+    if a.local.is_some() || a.local_cmd.is_some() {
+        run_local(a, &run)
+    } else {
+        run_aws(a, &run)
+    }
+}
+
+/// The reports of a run from its records so far: the same pipeline `analyze` uses.
+fn run_reports(
+    a: &RunArgs,
+    run: &RunPlan,
+    records: &[crate::record::InvocationRecord<'static>],
+    pricing: &Pricing,
+    source: Source,
+    limits: &str,
+    warnings: &[String],
+) -> Vec<crate::report::TuningReport> {
+    let opts = AnalysisOptions {
+        pricing: pricing.clone(),
+        ephemeral: Mb(512),
+        monthly_invocations: None,
+        headroom: DEFAULT_HEADROOM,
+        step: DEFAULT_STEP,
+        source,
+        decision: crate::analysis::Decision::Measured(run.choice.clone()),
+        current_memory: None,
+        steady_state_cost: true,
+    };
+    let mut collector = Collector::new(Some(a.function.clone()));
+    for r in records {
+        collector.push(&crate::parse::Observation {
+            record: r.clone(),
+            timestamp_ms: None,
+            function: None,
+        });
+    }
+    let mut reports = collector.into_reports(&opts, None);
+    for r in &mut reports {
+        r.limits = Some(limits.to_owned());
+        r.warnings.extend(warnings.iter().cloned());
+    }
+    reports
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Prints the reports and writes the files; the exit code of the run.
+fn finish_run(
+    a: &RunArgs,
+    reports: &[crate::report::TuningReport],
+    interrupted: bool,
+) -> Result<i32> {
+    write_files(&a.files, reports)?;
+    if let Some(p) = &a.export_json {
+        write_atomically(p, &exporter(Format::Json).serialize(reports)?)?;
+    }
+    let bytes = exporter(a.format).serialize(reports)?;
+    let mut out = io::stdout().lock();
+    out.write_all(&bytes).context("writing to stdout")?;
+    out.flush().context("writing to stdout")?;
+    let measured = reports.iter().any(|r| r.recommendation.memory_mb.is_some());
+    Ok(if interrupted {
+        130
+    } else if measured {
+        0
+    } else {
+        1
+    })
+}
+
+/// Progress on stderr: one bar per size on a terminal, plain lines otherwise.
+struct RunProgress {
+    bars: Option<(
+        indicatif::MultiProgress,
+        std::collections::BTreeMap<u32, indicatif::ProgressBar>,
+    )>,
+    failed: std::collections::BTreeMap<u32, u32>,
+    done: std::collections::BTreeMap<u32, u32>,
+    per_size: u32,
+}
+
+impl RunProgress {
+    fn new(sizes: &[Mb], per_size: u32) -> RunProgress {
+        use std::io::IsTerminal;
+        let bars = io::stderr().is_terminal().then(|| {
+            let mp = indicatif::MultiProgress::new();
+            let style =
+                indicatif::ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+            let bars = sizes
+                .iter()
+                .map(|s| {
+                    let b = mp.add(indicatif::ProgressBar::new(u64::from(per_size)));
+                    b.set_style(style.clone());
+                    b.set_prefix(format!("{s}"));
+                    (s.0, b)
+                })
+                .collect();
+            (mp, bars)
+        });
+        RunProgress {
+            bars,
+            failed: Default::default(),
+            done: Default::default(),
+            per_size,
+        }
+    }
+
+    fn line(&self, s: &str) {
+        match &self.bars {
+            Some((mp, _)) => {
+                let _ = mp.println(format!("powertune: {s}"));
+            }
+            None => eprintln!("powertune: {s}"),
+        }
+    }
+
+    fn on(&mut self, p: &crate::tune::Progress<'_>) {
+        use crate::tune::Progress;
+        match p {
+            Progress::Size { size, index, of } => match &self.bars {
+                Some((_, bars)) => {
+                    if let Some(b) = bars.get(&size.0) {
+                        b.set_message("preparing");
+                    }
+                }
+                None => eprintln!("powertune: [{index}/{of}] {size}…"),
+            },
+            Progress::Invoked { size, record, .. } => {
+                let n = self.done.entry(size.0).or_default();
+                *n += 1;
+                let n = *n;
+                if record.status != crate::record::Status::Success {
+                    *self.failed.entry(size.0).or_default() += 1;
+                    self.line(&format!(
+                        "  {size}: invocation {n} {}: {}",
+                        record.status.as_str(),
+                        record.error_type.as_deref().unwrap_or("")
+                    ));
+                }
+                if let Some((_, bars)) = &self.bars
+                    && let Some(b) = bars.get(&size.0)
+                {
+                    b.set_message("invoking");
+                    b.inc(1);
+                }
+            }
+            Progress::Lost { size, error } => {
+                *self.done.entry(size.0).or_default() += 1;
+                self.line(&format!(
+                    "  {size}: an invocation was not measured: {error:#}"
+                ));
+                if let Some((_, bars)) = &self.bars
+                    && let Some(b) = bars.get(&size.0)
+                {
+                    b.inc(1);
+                }
+            }
+            Progress::SizeDone { size, .. } => {
+                let failed = self.failed.get(&size.0).copied().unwrap_or(0);
+                match &self.bars {
+                    Some((_, bars)) => {
+                        if let Some(b) = bars.get(&size.0) {
+                            b.finish_with_message(if failed > 0 {
+                                format!("done, {failed} failed")
+                            } else {
+                                "done".to_owned()
+                            });
+                        }
+                    }
+                    None => eprintln!(
+                        "powertune:   {size}: {} invocations done{}",
+                        self.per_size,
+                        if failed > 0 {
+                            format!(", {failed} failed")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn run_local(a: &RunArgs, run: &RunPlan) -> Result<i32> {
+    use crate::backend::Backend;
+    use crate::backend::local::{LocalBackend, LocalConfig};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    let (region, _, pricing) = a.prices.resolve()?;
+    if !(a.timeout > 0.0 && a.timeout <= 900.0) {
+        bail!(
+            "--timeout must be between 0 and 900 seconds (Lambda's range), got {}",
+            a.timeout
+        );
+    }
+    if !(a.init_timeout > 0.0 && a.init_timeout <= 600.0) {
+        bail!(
+            "--init-timeout must be between 0 and 600 seconds, got {}",
+            a.init_timeout
+        );
+    }
+    if a.dry_run || a.apply || a.apply_alias.is_some() {
+        bail!("--dry-run, --apply and --apply-alias are for runs on AWS, not --local ones");
+    }
     let task_root = match (&a.local, &a.local_cmd) {
         (Some(d), _) => d.clone(),
-        (None, Some(_)) => std::env::current_dir()?,
-        (None, None) => bail!(
-            "--local DIR or --local-cmd CMD is required (tuning a deployed function on AWS is not in this build)"
-        ),
+        _ => std::env::current_dir()?,
     };
     if !task_root.is_dir() {
         bail!(
@@ -573,16 +868,10 @@ fn run_run(a: &RunArgs) -> Result<i32> {
         output: a.log_file.clone(),
         stop: stop.clone(),
     })?;
-    let plan = crate::tune::Plan {
-        function: a.function.clone(),
-        sizes,
-        invocations: a.invocations,
-        payload,
-    };
     eprintln!(
         "powertune: {} at {} sizes × {} invocations, locally ({})",
         a.function,
-        plan.sizes.len(),
+        run.plan.sizes.len(),
         a.invocations,
         backend.limits()
     );
@@ -590,37 +879,37 @@ fn run_run(a: &RunArgs) -> Result<i32> {
         Some(p) => Some(std::fs::OpenOptions::new().append(true).open(p)?),
         None => None,
     };
-    let mut at_size: (u32, u32, u32) = (0, 0, 0);
+    let limits = backend.limits();
+    let mut progress = RunProgress::new(&[], a.invocations);
+    progress.bars = None;
+    let mut export_err = None;
     let result = crate::tune::tune(
         &mut backend,
-        &plan,
+        &run.plan,
         log.as_mut().map(|f| f as &mut dyn Write),
         &stop,
-        &mut |p| match p {
-            crate::tune::Progress::Size { size, index, of } => {
-                at_size = (size.0, 0, 0);
-                eprintln!("powertune: [{index}/{of}] {size}…");
-            }
-            crate::tune::Progress::Invoked { record, .. } => {
-                at_size.1 += 1;
-                if record.status != crate::record::Status::Success {
-                    at_size.2 += 1;
-                    eprintln!(
-                        "powertune:   {} MB: invocation {} {}: {}",
-                        at_size.0,
-                        at_size.1,
-                        record.status.as_str(),
-                        record.error_type.as_deref().unwrap_or("")
-                    );
+        &mut |p| {
+            progress.on(&p);
+            if let (crate::tune::Progress::SizeDone { records, .. }, Some(path)) =
+                (&p, &a.export_json)
+            {
+                let reports = run_reports(a, run, records, &pricing, Source::Local, &limits, &[]);
+                if let Err(e) = exporter(Format::Json)
+                    .serialize(&reports)
+                    .and_then(|b| write_atomically(path, &b))
+                {
+                    export_err.get_or_insert(e);
                 }
             }
         },
     );
     let warnings = backend.warnings();
-    let limits = backend.limits();
     backend.cleanup()?;
     let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
     let records = result?;
+    if let Some(e) = export_err {
+        return Err(e.context("--export-json"));
+    }
     if interrupted {
         eprintln!(
             "powertune: interrupted; every process and cgroup this run made has been removed"
@@ -633,48 +922,324 @@ fn run_run(a: &RunArgs) -> Result<i32> {
         }
         bail!("nothing was measured");
     }
-    let opts = AnalysisOptions {
-        pricing,
-        ephemeral: Mb(512),
-        monthly_invocations: None,
-        headroom: DEFAULT_HEADROOM,
-        step: DEFAULT_STEP,
-        source: crate::report::Source::Local,
-        decision: crate::analysis::Decision::Measured(Choice {
-            strategy,
-            balanced_weight: a.balanced_weight,
-            max_p99_ms: a.max_p99_ms,
-            max_duration_ms: a.max_duration_ms,
-        }),
-        current_memory: None,
-        steady_state_cost: true,
+    let reports = run_reports(
+        a,
+        run,
+        &records,
+        &pricing,
+        Source::Local,
+        &limits,
+        &warnings,
+    );
+    finish_run(a, &reports, interrupted)
+}
+
+/// The control-plane calls a run makes: per size UpdateFunctionConfiguration, GetFunction (at
+/// least one while waiting), PublishVersion, CreateAlias, DeleteAlias and DeleteFunction; once:
+/// GetFunction before, and UpdateFunctionConfiguration plus GetFunction to restore $LATEST.
+fn control_plane_calls(sizes: usize) -> usize {
+    6 * sizes + 3
+}
+
+fn print_dry_run(
+    a: &RunArgs,
+    run: &RunPlan,
+    info: &crate::backend::aws::FunctionInfo,
+) -> Result<()> {
+    let pricing = Pricing::lookup(&info.region, info.arch)
+        .with_context(|| format!("prices for {}", info.region))?;
+    let n = run.plan.sizes.len();
+    let total = n as u64 * u64::from(run.plan.invocations);
+    let worst: f64 = run
+        .plan
+        .sizes
+        .iter()
+        .map(|&m| {
+            f64::from(run.plan.invocations)
+                * pricing
+                    .invocation(
+                        crate::units::Ms(f64::from(info.timeout_s) * 1000.0),
+                        m,
+                        Mb(512),
+                    )
+                    .0
+        })
+        .sum();
+    let requests = total as f64 * pricing.usd_per_request;
+    let calls = control_plane_calls(n);
+    let deploy_s = n as f64 * 3.0 + 3.0;
+    let invoke_s = (total as f64 / a.concurrency.max(1) as f64).ceil() * f64::from(info.timeout_s);
+    let sizes: Vec<String> = run.plan.sizes.iter().map(|m| m.0.to_string()).collect();
+    let mut o = io::stdout().lock();
+    writeln!(o, "Dry run: nothing will be changed.")?;
+    writeln!(
+        o,
+        "Function: {} ({}, {}), now {} MB, timeout {} s, {} logs in {}",
+        info.name,
+        info.region,
+        info.arch,
+        info.memory.0,
+        info.timeout_s,
+        info.log_format,
+        info.log_group
+    )?;
+    writeln!(
+        o,
+        "Plan: {n} sizes ({} MB) × {} invocations = {total} invocations, at most {} in flight",
+        sizes.join(", "),
+        run.plan.invocations,
+        a.concurrency
+    )?;
+    writeln!(
+        o,
+        "Changes, each journaled first and undone at the end (docs/run.md):"
+    )?;
+    writeln!(
+        o,
+        "  - $LATEST's memory and description, set for each size in turn and restored to {} MB once the versions exist (about {deploy_s:.0} s)",
+        info.memory.0
+    )?;
+    writeln!(
+        o,
+        "  - {n} versions published and {n} aliases (powertune-<MB>) created, deleted at the end"
+    )?;
+    writeln!(
+        o,
+        "Control-plane calls: about {calls} (UpdateFunctionConfiguration, GetFunction, PublishVersion, CreateAlias, DeleteAlias, DeleteFunction), at most {} a second",
+        crate::backend::aws::CONTROL_PLANE_RPS
+    )?;
+    writeln!(
+        o,
+        "Cost: requests ${requests:.4}; duration at most ${worst:.4} if every invocation ran to the {} s timeout (a typical run costs far less)",
+        info.timeout_s
+    )?;
+    writeln!(
+        o,
+        "Time: about {deploy_s:.0} s to deploy and as long to clean up, plus the invocations (at most {invoke_s:.0} s if each ran to the timeout)"
+    )?;
+    Ok(())
+}
+
+fn run_aws(a: &RunArgs, run: &RunPlan) -> Result<i32> {
+    use crate::backend::Backend;
+    use crate::backend::aws::{AwsBackend, AwsConfig};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    if a.concurrency == 0 || a.concurrency > 1000 {
+        bail!(
+            "--concurrency must be between 1 and 1000 (Lambda's default account limit), got {}",
+            a.concurrency
+        );
+    }
+    if !(a.logs_wait >= 0.0 && a.logs_wait <= 900.0) {
+        bail!(
+            "--logs-wait must be between 0 and 900 seconds, got {}",
+            a.logs_wait
+        );
+    }
+    if a.no_limits {
+        bail!("--no-limits is for --local runs");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let cfg = AwsConfig {
+        function: a.function.clone(),
+        qualifier: a.qualifier.clone(),
+        profile: a.aws.profile.clone(),
+        region: a.prices.region.clone(),
+        endpoint_url: a.aws.endpoint_url.clone(),
+        concurrency: a.concurrency,
+        logs_wait: std::time::Duration::from_secs_f64(a.logs_wait),
+        stop: stop.clone(),
     };
-    let mut collector = Collector::new(Some(a.function.clone()));
-    for r in records {
-        collector.push(&crate::parse::Observation {
-            record: r,
-            timestamp_ms: None,
-            function: None,
+    if a.dry_run {
+        let info = crate::backend::aws::inspect(&cfg)?;
+        print_dry_run(a, run, &info)?;
+        return Ok(0);
+    }
+    let mut backend = AwsBackend::connect(cfg)?;
+    let info = backend.info().clone();
+    let pricing = match Pricing::lookup(&info.region, info.arch) {
+        Ok(p) => p,
+        Err(e) => {
+            backend.cleanup()?;
+            return Err(anyhow::Error::from(e).context(format!("prices for {}", info.region)));
+        }
+    };
+    let journal = backend.journal_path().unwrap_or_default();
+    {
+        let (stop, journal, name, region) = (
+            stop.clone(),
+            journal.clone(),
+            info.name.clone(),
+            info.region.clone(),
+        );
+        let endpoint = a
+            .aws
+            .endpoint_url
+            .as_ref()
+            .map(|e| format!(" --endpoint-url {e}"))
+            .unwrap_or_default();
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])
+        .context("installing the Ctrl-C handler")?;
+        std::thread::spawn(move || {
+            for (n, _) in signals.forever().enumerate() {
+                if n == 0 {
+                    stop.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "powertune: interrupted; undoing what this run changed (Ctrl-C again stops at once and leaves the rest to `powertune cleanup`)"
+                    );
+                } else {
+                    let left = crate::backend::aws::left_in(&journal, &name);
+                    if left.is_empty() {
+                        eprintln!("powertune: stopped; nothing was left to undo");
+                    } else {
+                        eprintln!("powertune: stopped with this still to undo:");
+                        for l in &left {
+                            eprintln!("  - {l}");
+                        }
+                        eprintln!(
+                            "powertune: finish it with: powertune cleanup --function {name} --region {region}{endpoint}"
+                        );
+                    }
+                    std::process::exit(130);
+                }
+            }
         });
     }
-    let mut reports = collector.into_reports(&opts, None);
-    for r in &mut reports {
-        r.limits = Some(limits.clone());
-        r.warnings.extend(warnings.iter().cloned());
+    eprintln!(
+        "powertune: {} ({}, {}, {} MB now) at {} sizes × {} invocations, {} in flight; journal {}",
+        info.name,
+        info.region,
+        info.arch,
+        info.memory.0,
+        run.plan.sizes.len(),
+        a.invocations,
+        a.concurrency,
+        journal.display()
+    );
+    if let Some(p) = &a.log_file {
+        std::fs::write(p, b"")
+            .with_context(|| format!("--log-file {}: cannot write", p.display()))?;
     }
-    write_files(&a.files, &reports)?;
-    let bytes = exporter(a.format).serialize(&reports)?;
-    let mut out = io::stdout().lock();
-    out.write_all(&bytes).context("writing to stdout")?;
-    out.flush().context("writing to stdout")?;
-    let measured = reports.iter().any(|r| r.recommendation.memory_mb.is_some());
-    Ok(if interrupted {
-        130
-    } else if measured {
-        0
-    } else {
-        1
-    })
+    let mut log = match &a.log_file {
+        Some(p) => Some(std::fs::OpenOptions::new().append(true).open(p)?),
+        None => None,
+    };
+    let mut progress = RunProgress::new(&run.plan.sizes, a.invocations);
+    let mut export_err = None;
+    let result = crate::tune::tune(
+        &mut backend,
+        &run.plan,
+        log.as_mut().map(|f| f as &mut dyn Write),
+        &stop,
+        &mut |p| {
+            progress.on(&p);
+            if let (crate::tune::Progress::SizeDone { records, .. }, Some(path)) =
+                (&p, &a.export_json)
+            {
+                let reports = run_reports(a, run, records, &pricing, Source::Aws, "aws", &[]);
+                if let Err(e) = exporter(Format::Json)
+                    .serialize(&reports)
+                    .and_then(|b| write_atomically(path, &b))
+                {
+                    export_err.get_or_insert(e);
+                }
+            }
+        },
+    );
+    if let Some((mp, _)) = &progress.bars {
+        let _ = mp.clear();
+    }
+    let interrupted = stop.load(Ordering::SeqCst);
+    let warnings = backend.warnings();
+    // Undo everything before looking at the outcome.
+    let cleaned = backend.cleanup();
+    match (&result, &cleaned) {
+        (_, Err(e)) => {
+            eprintln!("powertune: error: {e:#}");
+        }
+        (_, Ok(())) => eprintln!(
+            "powertune: {} is as it was: $LATEST restored, the run's aliases and versions deleted",
+            info.name
+        ),
+    }
+    let records = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("powertune: error: the run failed: {e:#}");
+            return Ok(1);
+        }
+    };
+    if let Some(e) = export_err {
+        eprintln!("powertune: error: --export-json: {e:#}");
+    }
+    if records.is_empty() {
+        if interrupted {
+            eprintln!("powertune: interrupted before any invocation finished; nothing to report");
+            return Ok(130);
+        }
+        eprintln!(
+            "powertune: error: no invocation could be measured at any size (see the messages above)"
+        );
+        return Ok(1);
+    }
+    let reports = run_reports(a, run, &records, &pricing, Source::Aws, "aws", &warnings);
+    let code = finish_run(a, &reports, interrupted)?;
+    if cleaned.is_err() {
+        return Ok(1);
+    }
+    if code == 0
+        && (a.apply || a.apply_alias.is_some())
+        && let Some(mb) = reports.first().and_then(|r| r.recommendation.memory_mb)
+    {
+        if let Some(alias) = &a.apply_alias {
+            let v = backend.apply_alias(Mb(mb), alias)?;
+            eprintln!(
+                "powertune: applied: {}:{alias} → version {v} with {mb} MB",
+                info.name
+            );
+        } else {
+            backend.apply(Mb(mb))?;
+            eprintln!("powertune: applied: {} $LATEST now has {mb} MB", info.name);
+        }
+        backend.cleanup()?;
+    }
+    Ok(code)
+}
+
+fn run_cleanup(a: &CleanupArgs) -> Result<i32> {
+    let c = crate::backend::aws::CleanupConfig {
+        function: a.function.clone(),
+        region: a.region.clone(),
+        profile: a.aws.profile.clone(),
+        endpoint_url: a.aws.endpoint_url.clone(),
+    };
+    let say = |s: &str| eprintln!("powertune: {s}");
+    match crate::backend::aws::cleanup_command(&c, &say) {
+        Ok(true) => {
+            eprintln!(
+                "powertune: {} is as it was before the interrupted run",
+                a.function
+            );
+            Ok(0)
+        }
+        Ok(false) => {
+            eprintln!(
+                "powertune: no unfinished run on {} (no journal in {})",
+                a.function,
+                crate::backend::aws::journal::state_dir()?.display()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("powertune: error: {e:#}");
+            Ok(1)
+        }
+    }
 }
 
 fn run_check(a: &CheckArgs) -> Result<i32> {
@@ -765,6 +1330,7 @@ pub fn main() -> i32 {
         Command::Analyze(a) => run_analyze(&a).map(|()| 0),
         Command::Check(a) => run_check(&a),
         Command::Run(a) => run_run(&a),
+        Command::Cleanup(a) => run_cleanup(&a),
     };
     match result {
         Ok(code) => code,

@@ -82,6 +82,20 @@ pub enum Progress<'a> {
         /// Sizes in all.
         of: usize,
     },
+    /// Every invocation of a size is done; `records` holds every record of the run so far.
+    SizeDone {
+        /// The size.
+        size: Mb,
+        /// The run's records so far.
+        records: &'a [InvocationRecord<'static>],
+    },
+    /// An invocation could not be measured (the backend failed, not the function).
+    Lost {
+        /// The size.
+        size: Mb,
+        /// Why.
+        error: &'a anyhow::Error,
+    },
     /// One invocation finished.
     Invoked {
         /// The size.
@@ -127,6 +141,9 @@ pub fn tune(
         .map_or(1, |d| d.as_nanos() as u64)
         ^ (u64::from(std::process::id()) << 32)
         | 1;
+    if backend.concurrency() > 1 {
+        return tune_parallel(backend, plan, log, stop, progress);
+    }
     let mut records = Vec::new();
     for (i, &size) in plan.sizes.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
@@ -164,6 +181,77 @@ pub fn tune(
             });
             records.push(record);
         }
+        progress(Progress::SizeDone {
+            size,
+            records: &records,
+        });
+        backend.release(size)?;
+    }
+    Ok(records)
+}
+
+/// The schedule of backends that run many invocations at once (AWS): every size is prepared
+/// first, then all are invoked together within the backend's concurrency.
+fn tune_parallel(
+    backend: &mut dyn Backend,
+    plan: &Plan,
+    mut log: Option<&mut dyn Write>,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Vec<InvocationRecord<'static>>> {
+    let mut sizes = Vec::new();
+    for (i, &size) in plan.sizes.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(Vec::new());
+        }
+        progress(Progress::Size {
+            size,
+            index: i + 1,
+            of: plan.sizes.len(),
+        });
+        backend.prepare(size)?;
+        sizes.push(size);
+    }
+    backend.prepared()?;
+    let mut records = Vec::new();
+    let mut done_at: std::collections::BTreeMap<u32, u32> = Default::default();
+    let mut failure = None;
+    backend.invoke_all(&sizes, plan.invocations, &plan.payload, &mut |size, r| {
+        let n = done_at.entry(size.0).or_default();
+        *n += 1;
+        let n = *n;
+        match r {
+            Ok(record) => {
+                if let Some(w) = log.as_mut() {
+                    let id = record.request_id.as_deref().unwrap_or("-");
+                    let res = writeln!(w, "START RequestId: {id} Version: {size}")
+                        .and_then(|()| writeln!(w, "END RequestId: {id}"))
+                        .and_then(|()| writeln!(w, "{}", record.report_line()))
+                        .and_then(|()| w.flush());
+                    if let Err(e) = res {
+                        failure.get_or_insert(anyhow::Error::from(e).context("writing --log-file"));
+                    }
+                }
+                progress(Progress::Invoked {
+                    size,
+                    done: n,
+                    record: &record,
+                });
+                records.push(record);
+            }
+            Err(e) => progress(Progress::Lost { size, error: &e }),
+        }
+        if n == plan.invocations {
+            progress(Progress::SizeDone {
+                size,
+                records: &records,
+            });
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    for &size in &sizes {
         backend.release(size)?;
     }
     Ok(records)

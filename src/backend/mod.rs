@@ -1,8 +1,9 @@
 //! Backends run the function at a memory size and return what Lambda's REPORT line would say
 //! about each invocation. The tuning loop ([`crate::tune`]) drives any backend the same way; the
-//! local backend runs the function's own code under Lambda's limits, and the AWS backend (to come)
+//! local backend runs the function's own code under Lambda's limits, and the AWS backend
 //! redeploys and invokes the real function.
 
+pub mod aws;
 pub mod local;
 
 use crate::record::InvocationRecord;
@@ -25,6 +26,37 @@ pub trait Backend {
         request_id: &str,
         payload: &[u8],
     ) -> anyhow::Result<InvocationRecord<'static>>;
+
+    /// Invocations this backend can have in flight at once, across sizes. A backend that says
+    /// more than 1 has every size prepared up front and is driven through [`Backend::invoke_all`].
+    fn concurrency(&self) -> usize {
+        1
+    }
+
+    /// Called once every size is prepared (AWS: restores $LATEST as soon as the versions exist).
+    fn prepared(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Invokes every prepared size `per_size` times, in parallel up to [`Backend::concurrency`],
+    /// handing each result to `done` as it completes; returns early once the run is stopped.
+    /// The default runs them one after another through [`Backend::invoke`].
+    fn invoke_all(
+        &mut self,
+        sizes: &[Mb],
+        per_size: u32,
+        payload: &[u8],
+        done: &mut dyn FnMut(Mb, anyhow::Result<InvocationRecord<'static>>),
+    ) -> anyhow::Result<()> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        for &size in sizes {
+            for _ in 0..per_size {
+                let id = crate::tune::request_id(&mut seed);
+                done(size, self.invoke(size, &id, payload));
+            }
+        }
+        Ok(())
+    }
 
     /// Releases what `prepare` made for `size`.
     fn release(&mut self, size: Mb) -> anyhow::Result<()>;

@@ -177,6 +177,18 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<Request>, String>
     match r.read_line(&mut line) {
         Ok(0) => return Ok(None),
         Ok(_) => {}
+        // A runtime that exits with our response unread resets the connection: that is the
+        // process going away (reported from its exit status), not a malformed request.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(format!("unreadable request: {e}")),
     }
     let mut parts = line.split_whitespace();
