@@ -139,6 +139,11 @@ struct RunArgs {
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     logs_wait: f64,
 
+    /// AWS: measure only cold starts: a fresh version per invocation (each costs a
+    /// configuration update and a publish; --dry-run shows the calls and time).
+    #[arg(long)]
+    cold_starts: bool,
+
     /// AWS: print the plan (sizes, calls, cost and time estimates) and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -834,8 +839,10 @@ fn run_local(a: &RunArgs, run: &RunPlan) -> Result<i32> {
             a.init_timeout
         );
     }
-    if a.dry_run || a.apply || a.apply_alias.is_some() {
-        bail!("--dry-run, --apply and --apply-alias are for runs on AWS, not --local ones");
+    if a.dry_run || a.apply || a.apply_alias.is_some() || a.cold_starts {
+        bail!(
+            "--dry-run, --apply, --apply-alias and --cold-starts are for runs on AWS, not --local ones"
+        );
     }
     let task_root = match (&a.local, &a.local_cmd) {
         (Some(d), _) => d.clone(),
@@ -934,11 +941,12 @@ fn run_local(a: &RunArgs, run: &RunPlan) -> Result<i32> {
     finish_run(a, &reports, interrupted)
 }
 
-/// The control-plane calls a run makes: per size UpdateFunctionConfiguration, GetFunction (at
-/// least one while waiting), PublishVersion, CreateAlias, DeleteAlias and DeleteFunction; once:
-/// GetFunction before, and UpdateFunctionConfiguration plus GetFunction to restore $LATEST.
-fn control_plane_calls(sizes: usize) -> usize {
-    6 * sizes + 3
+/// The control-plane calls a run makes: per published version UpdateFunctionConfiguration,
+/// GetFunction (at least one while waiting), PublishVersion and DeleteFunction, plus CreateAlias
+/// and DeleteAlias per size unless every invocation gets its own version (`--cold-starts`);
+/// once: GetFunction before, and UpdateFunctionConfiguration plus GetFunction to restore $LATEST.
+fn control_plane_calls(sizes: usize, versions: usize, aliases: bool) -> usize {
+    4 * versions + if aliases { 2 * sizes } else { 0 } + 3
 }
 
 fn print_dry_run(
@@ -966,8 +974,10 @@ fn print_dry_run(
         })
         .sum();
     let requests = total as f64 * pricing.usd_per_request;
-    let calls = control_plane_calls(n);
-    let deploy_s = n as f64 * 3.0 + 3.0;
+    let versions = if a.cold_starts { total as usize } else { n };
+    let calls = control_plane_calls(n, versions, !a.cold_starts);
+    // Each version waits for its configuration update: about 3 s on AWS in our runs.
+    let deploy_s = versions as f64 * 3.0 + 3.0;
     let invoke_s = (total as f64 / a.concurrency.max(1) as f64).ceil() * f64::from(info.timeout_s);
     let sizes: Vec<String> = run.plan.sizes.iter().map(|m| m.0.to_string()).collect();
     let mut o = io::stdout().lock();
@@ -999,13 +1009,25 @@ fn print_dry_run(
         "  - $LATEST's memory and description, set for each size in turn and restored to {} MB once the versions exist (about {deploy_s:.0} s)",
         info.memory.0
     )?;
+    if a.cold_starts {
+        writeln!(
+            o,
+            "  - --cold-starts: {versions} versions published, one per invocation, so that each is a cold start; deleted at the end"
+        )?;
+    } else {
+        writeln!(
+            o,
+            "  - {n} versions published and {n} aliases (powertune-<MB>) created, deleted at the end"
+        )?;
+    }
     writeln!(
         o,
-        "  - {n} versions published and {n} aliases (powertune-<MB>) created, deleted at the end"
-    )?;
-    writeln!(
-        o,
-        "Control-plane calls: about {calls} (UpdateFunctionConfiguration, GetFunction, PublishVersion, CreateAlias, DeleteAlias, DeleteFunction), at most {} a second",
+        "Control-plane calls: about {calls} (UpdateFunctionConfiguration, GetFunction, PublishVersion, {}DeleteFunction), at most {} a second",
+        if a.cold_starts {
+            ""
+        } else {
+            "CreateAlias, DeleteAlias, "
+        },
         crate::backend::aws::CONTROL_PLANE_RPS
     )?;
     writeln!(
@@ -1049,6 +1071,7 @@ fn run_aws(a: &RunArgs, run: &RunPlan) -> Result<i32> {
         region: a.prices.region.clone(),
         endpoint_url: a.aws.endpoint_url.clone(),
         concurrency: a.concurrency,
+        cold_starts: a.cold_starts.then_some(a.invocations),
         logs_wait: std::time::Duration::from_secs_f64(a.logs_wait),
         stop: stop.clone(),
     };

@@ -141,7 +141,7 @@ pub fn tune(
         .map_or(1, |d| d.as_nanos() as u64)
         ^ (u64::from(std::process::id()) << 32)
         | 1;
-    if backend.concurrency() > 1 {
+    if backend.prepares_all_first() {
         return tune_parallel(backend, plan, log, stop, progress);
     }
     let mut records = Vec::new();

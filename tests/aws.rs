@@ -500,3 +500,92 @@ fn export_json_holds_every_completed_size_and_apply_sets_memory() {
     assert_eq!(after["versions"].as_array().unwrap().len(), 2, "{after}");
     assert!(e.journals().is_empty());
 }
+
+#[test]
+fn cold_starts_mode_gives_every_invocation_a_fresh_version() {
+    let e = env();
+    let f = function("cold", r#"{"cpu_ms": 20, "mem_mb": 60, "init_ms": 400}"#);
+    let before = state(&f);
+    let out = e.run(&[
+        "run",
+        "--function",
+        &f,
+        "--memory",
+        "256,1024",
+        "--invocations",
+        "3",
+        "--cold-starts",
+        "--dry-run",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains("6 versions published, one per invocation"),
+        "{plan}"
+    );
+    assert!(plan.contains("Control-plane calls: about 27"), "{plan}");
+    let out = e.run(&[
+        "run",
+        "--function",
+        &f,
+        "--memory",
+        "256,1024",
+        "--invocations",
+        "3",
+        "--cold-starts",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for mb in [256, 1024] {
+        let c = config(&r, mb);
+        assert_eq!(c["invocations"], 3, "{c}");
+        assert_eq!(c["cold_starts"], 3, "every invocation is a cold start: {c}");
+        let init = c["init_duration_ms"]["mean"].as_f64().unwrap();
+        assert!((350.0..450.0).contains(&init), "init {init}");
+    }
+    assert_restored(&e, &f, &before);
+}
+
+#[test]
+fn apply_alias_moves_the_users_alias_and_keeps_only_that_version() {
+    let e = env();
+    let f = function("applyalias", r#"{"cpu_ms": 30, "mem_mb": 90}"#);
+    let before = state(&f);
+    let out = e.run(&[
+        "run",
+        "--function",
+        &f,
+        "--memory",
+        "256,512",
+        "--invocations",
+        "3",
+        "--format",
+        "json",
+        "--apply-alias",
+        "live",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rec = r["recommendation"]["memory_mb"].as_u64().unwrap();
+    let after = state(&f);
+    // $LATEST as it was; one new version with the recommended memory, and `live` on it.
+    assert_eq!(after["memory"], before["memory"], "{after}");
+    assert_eq!(after["description"], before["description"], "{after}");
+    let versions = after["versions"].as_array().unwrap();
+    assert_eq!(
+        versions.len(),
+        before["versions"].as_array().unwrap().len() + 1
+    );
+    let new = versions.last().unwrap();
+    assert_eq!(new[1], rec, "{after}");
+    let live = after["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a[0] == "live")
+        .unwrap();
+    assert_eq!(live[1], new[0], "{after}");
+    assert!(e.journals().is_empty());
+}

@@ -33,6 +33,12 @@ pub trait Backend {
         1
     }
 
+    /// Whether every size is prepared before any is invoked (and [`Backend::prepared`] called
+    /// in between), whatever the concurrency. AWS does, so that $LATEST is restored early.
+    fn prepares_all_first(&self) -> bool {
+        self.concurrency() > 1
+    }
+
     /// Called once every size is prepared (AWS: restores $LATEST as soon as the versions exist).
     fn prepared(&mut self) -> anyhow::Result<()> {
         Ok(())

@@ -57,6 +57,8 @@ pub struct AwsConfig {
     pub endpoint_url: Option<String>,
     /// Invocations in flight at once, across all sizes.
     pub concurrency: usize,
+    /// `--cold-starts`: a fresh version per invocation, this many per size.
+    pub cold_starts: Option<u32>,
     /// How long to wait for CloudWatch Logs to ingest a REPORT the tail did not hold.
     pub logs_wait: Duration,
     /// Set on Ctrl-C/SIGTERM.
@@ -524,8 +526,8 @@ pub struct AwsBackend {
     info: FunctionInfo,
     journal: Option<Journal>,
     run_id: String,
-    /// Size → (alias, version).
-    prepared: BTreeMap<u32, (String, String)>,
+    /// Size → what to invoke: its alias, or (with --cold-starts) one version per invocation.
+    prepared: BTreeMap<u32, Vec<String>>,
     latest_changed: bool,
     warnings: Arc<Mutex<Vec<String>>>,
     /// Lines about each undo step (printed by the caller as they happen).
@@ -589,31 +591,39 @@ impl AwsBackend {
             "{:08x}",
             now_ms() as u64 ^ (u64::from(std::process::id()) << 20)
         );
-        let journal = Journal::create(
-            path,
-            Entry::Begin {
-                run_id: run_id.clone(),
-                function: info.name.clone(),
-                region: info.region.clone(),
-                endpoint_url: cfg.endpoint_url.clone(),
-                profile: cfg.profile.clone(),
-                memory_mb: info.memory.0,
-                description: info.description.clone(),
-                pid: std::process::id(),
-            },
-        )?;
-        Ok(AwsBackend {
+        let mut backend = AwsBackend {
             rt,
             aws,
             cfg,
             info,
-            journal: Some(journal),
+            journal: None,
             run_id,
             prepared: BTreeMap::new(),
             latest_changed: false,
             warnings: Arc::new(Mutex::new(Vec::new())),
             say: Arc::new(|s| eprintln!("powertune: {s}")),
-        })
+        };
+        backend.open_journal(path)?;
+        Ok(backend)
+    }
+
+    /// Starts a journal at `path` with the function as it is before any change.
+    fn open_journal(&mut self, path: PathBuf) -> Result<()> {
+        let journal = Journal::create(
+            path,
+            Entry::Begin {
+                run_id: self.run_id.clone(),
+                function: self.info.name.clone(),
+                region: self.info.region.clone(),
+                endpoint_url: self.cfg.endpoint_url.clone(),
+                profile: self.cfg.profile.clone(),
+                memory_mb: self.info.memory.0,
+                description: self.info.description.clone(),
+                pid: std::process::id(),
+            },
+        )?;
+        self.journal = Some(journal);
+        Ok(())
     }
 
     /// The function as it was before the run.
@@ -653,6 +663,48 @@ impl AwsBackend {
         Ok(())
     }
 
+    /// Sets $LATEST to `size` with `marker` as its description, waits for the update, and
+    /// publishes a version of it; journaled before each step. Returns the version.
+    fn publish_at(&mut self, size: Mb, marker: &str) -> Result<String> {
+        self.record(Entry::UpdateLatest {
+            memory_mb: size.0,
+            description: marker.to_owned(),
+        })?;
+        self.latest_changed = true;
+        let aws = self.aws.clone();
+        self.rt.block_on(aws.update_latest(size.0, marker))?;
+        self.record(Entry::Publish {
+            memory_mb: size.0,
+            marker: marker.to_owned(),
+        })?;
+        let out = self.rt.block_on(async {
+            control!(
+                aws,
+                "PublishVersion",
+                aws.lambda
+                    .publish_version()
+                    .function_name(&aws.function)
+                    .description(marker)
+                    .send()
+            )
+        })?;
+        let version = out
+            .version()
+            .context("PublishVersion returned no version")?
+            .to_owned();
+        self.record(Entry::Published {
+            memory_mb: size.0,
+            version: version.clone(),
+        })?;
+        if out.memory_size() != Some(size.0 as i32) {
+            bail!(
+                "PublishVersion returned version {version} with {} MB, not {size}: $LATEST changed under powertune",
+                out.memory_size().unwrap_or(0)
+            );
+        }
+        Ok(version)
+    }
+
     /// Sets the recommended memory on $LATEST for good (`--apply`).
     pub fn apply(&mut self, size: Mb) -> Result<()> {
         let aws = self.aws.clone();
@@ -663,37 +715,14 @@ impl AwsBackend {
     /// Publishes a version with the recommended memory and moves `alias` to it, leaving $LATEST
     /// as it was (`--apply-alias`). Returns the version.
     pub fn apply_alias(&mut self, size: Mb, alias: &str) -> Result<String> {
+        if self.journal.is_none() {
+            // The run's own journal was closed by its cleanup; this change gets one of its own.
+            let dir = journal::state_dir()?;
+            self.open_journal(journal::path_for(&dir, &self.info.region, &self.info.name))?;
+        }
         let marker = format!("powertune: {} MB", size.0);
-        self.record(Entry::UpdateLatest {
-            memory_mb: size.0,
-            description: marker.clone(),
-        })?;
-        self.latest_changed = true;
+        let version = self.publish_at(size, &marker)?;
         let aws = self.aws.clone();
-        self.rt.block_on(aws.update_latest(size.0, &marker))?;
-        self.record(Entry::Publish {
-            memory_mb: size.0,
-            marker: marker.clone(),
-        })?;
-        let v = self.rt.block_on(async {
-            control!(
-                aws,
-                "PublishVersion",
-                aws.lambda
-                    .publish_version()
-                    .function_name(&aws.function)
-                    .description(&marker)
-                    .send()
-            )
-        })?;
-        let version = v
-            .version()
-            .context("PublishVersion returned no version")?
-            .to_owned();
-        self.record(Entry::Published {
-            memory_mb: size.0,
-            version: version.clone(),
-        })?;
         self.restore_latest()?;
         self.rt.block_on(async {
             control!(
@@ -723,49 +752,33 @@ impl Backend for AwsBackend {
         self.cfg.concurrency.max(1)
     }
 
+    fn prepares_all_first(&self) -> bool {
+        true
+    }
+
     fn prepare(&mut self, size: Mb) -> Result<()> {
-        let marker = self.marker(size);
-        self.record(Entry::UpdateLatest {
-            memory_mb: size.0,
-            description: marker.clone(),
-        })?;
-        self.latest_changed = true;
-        let aws = self.aws.clone();
-        self.rt.block_on(aws.update_latest(size.0, &marker))?;
-        self.record(Entry::Publish {
-            memory_mb: size.0,
-            marker: marker.clone(),
-        })?;
-        let out = self.rt.block_on(async {
-            control!(
-                aws,
-                "PublishVersion",
-                aws.lambda
-                    .publish_version()
-                    .function_name(&aws.function)
-                    .description(&marker)
-                    .send()
-            )
-        })?;
-        let version = out
-            .version()
-            .context("PublishVersion returned no version")?
-            .to_owned();
-        if out.memory_size() != Some(size.0 as i32) {
-            bail!(
-                "PublishVersion returned version {version} with {} MB, not {size}: $LATEST changed under powertune",
-                out.memory_size().unwrap_or(0)
-            );
+        if let Some(n) = self.cfg.cold_starts {
+            // A fresh version per invocation: each one's first (and only) invocation is a cold
+            // start. No alias is needed; the versions are invoked by number.
+            let mut versions = Vec::new();
+            for i in 1..=n {
+                let marker = format!(
+                    "powertune {} at {} MB, cold start {i} (temporary; `powertune cleanup` removes it)",
+                    self.run_id, size.0
+                );
+                versions.push(self.publish_at(size, &marker)?);
+            }
+            self.prepared.insert(size.0, versions);
+            return Ok(());
         }
-        self.record(Entry::Published {
-            memory_mb: size.0,
-            version: version.clone(),
-        })?;
+        let marker = self.marker(size);
+        let version = self.publish_at(size, &marker)?;
         let alias = format!("powertune-{}", size.0);
         self.record(Entry::CreateAlias {
             name: alias.clone(),
             version: version.clone(),
         })?;
+        let aws = self.aws.clone();
         self.rt.block_on(async {
             control!(
                 aws,
@@ -782,7 +795,7 @@ impl Backend for AwsBackend {
         self.record(Entry::AliasCreated {
             name: alias.clone(),
         })?;
-        self.prepared.insert(size.0, (alias, version));
+        self.prepared.insert(size.0, vec![alias]);
         Ok(())
     }
 
@@ -796,11 +809,17 @@ impl Backend for AwsBackend {
         _request_id: &str,
         payload: &[u8],
     ) -> Result<InvocationRecord<'static>> {
-        let (alias, _) = self
+        let alias = self
             .prepared
-            .get(&size.0)
-            .with_context(|| format!("{size} was not prepared"))?
-            .clone();
+            .get_mut(&size.0)
+            .and_then(|qs| {
+                if qs.len() > 1 {
+                    qs.pop()
+                } else {
+                    qs.first().cloned()
+                }
+            })
+            .with_context(|| format!("{size} was not prepared"))?;
         let aws = self.aws.clone();
         let group = self.info.log_group.clone();
         self.rt
@@ -824,10 +843,24 @@ impl Backend for AwsBackend {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Mb, Result<InvocationRecord<'static>>)>();
         let mut tasks = tokio::task::JoinSet::new();
         let payload: Arc<[u8]> = payload.into();
-        for &size in sizes {
-            let Some((alias, _)) = self.prepared.get(&size.0).cloned() else {
-                continue;
-            };
+        // Warm runs invoke each size's alias `per_size` times; cold-start runs invoke each of
+        // the size's fresh versions once.
+        let each = if self.cfg.cold_starts.is_some() {
+            1
+        } else {
+            per_size
+        };
+        let targets: Vec<(Mb, String)> = sizes
+            .iter()
+            .flat_map(|&size| {
+                self.prepared
+                    .get(&size.0)
+                    .into_iter()
+                    .flatten()
+                    .map(move |q| (size, q.clone()))
+            })
+            .collect();
+        for (size, alias) in targets {
             let (aws, sem, tx, payload, stop) = (
                 self.aws.clone(),
                 sem.clone(),
@@ -859,7 +892,7 @@ impl Backend for AwsBackend {
                         let _ = tx.send((size, r));
                     }
                     let mut rest = tokio::task::JoinSet::new();
-                    for _ in 1..per_size {
+                    for _ in 1..each {
                         let (aws, sem, tx, payload, stop, alias, group) = (
                             aws.clone(),
                             sem.clone(),
