@@ -163,7 +163,11 @@ struct RunArgs {
     #[command(flatten)]
     aws: AwsArgs,
 
-    /// The event: inline JSON, or @FILE.
+    /// The event: inline JSON, or @FILE. A weighted set `[{"payload": …, "weight": 3,
+    /// "name": "read"}, …]` (every element with `payload` and `weight`, as in
+    /// aws-lambda-power-tuning) spreads each size's invocations over the events in proportion
+    /// to their weights, at least one each; the report pools them and gives each its own
+    /// statistics.
     #[arg(long, default_value = "{}", value_name = "JSON|@FILE")]
     payload: String,
 
@@ -608,8 +612,14 @@ fn run_run(a: &RunArgs) -> Result<i32> {
             .with_context(|| format!("--payload @{path}: cannot read the file"))?,
         None => a.payload.clone().into_bytes(),
     };
-    serde_json::from_slice::<serde_json::Value>(&payload)
-        .context("--payload must be JSON (inline, or @FILE holding JSON)")?;
+    let payloads = crate::tune::parse_payloads(&payload)?;
+    if payloads.len() as u64 > u64::from(a.invocations) {
+        bail!(
+            "--invocations {} is fewer than the {} payload classes of --payload; each class needs at least one invocation per size",
+            a.invocations,
+            payloads.len()
+        );
+    }
     if let Some(p) = &a.files.chart {
         chart_kind(p)?;
     }
@@ -618,7 +628,7 @@ fn run_run(a: &RunArgs) -> Result<i32> {
             function: a.function.clone(),
             sizes,
             invocations: a.invocations,
-            payload,
+            payloads,
         },
         choice: Choice {
             strategy,
@@ -634,11 +644,14 @@ fn run_run(a: &RunArgs) -> Result<i32> {
     }
 }
 
-/// The reports of a run from its records so far: the same pipeline `analyze` uses.
+/// The reports of a run from its records so far: the same pipeline `analyze` uses. With a
+/// weighted payload set, the first report pools every class (their invocation counts follow the
+/// weights, so it stands for the traffic mix and carries the decision) and one report per class
+/// follows with that class's own statistics.
 fn run_reports(
     a: &RunArgs,
     run: &RunPlan,
-    records: &[crate::record::InvocationRecord<'static>],
+    records: &[crate::tune::Measured],
     pricing: &Pricing,
     source: Source,
     limits: &str,
@@ -655,15 +668,46 @@ fn run_reports(
         current_memory: None,
         steady_state_cost: true,
     };
-    let mut collector = Collector::new(Some(a.function.clone()));
-    for r in records {
-        collector.push(&crate::parse::Observation {
-            record: r.clone(),
-            timestamp_ms: None,
-            function: None,
-        });
+    let classes = &run.plan.payloads;
+    let report = |label: String, class: Option<usize>| {
+        let mut collector = Collector::new(Some(label));
+        for m in records
+            .iter()
+            .filter(|m| class.is_none_or(|c| m.class == c))
+        {
+            collector.push(&crate::parse::Observation {
+                record: m.record.clone(),
+                timestamp_ms: None,
+                function: None,
+            });
+        }
+        collector.into_reports(&opts, None)
+    };
+    let mut reports = report(a.function.clone(), None);
+    if classes.len() > 1 {
+        let schedule = run.plan.schedule();
+        let mix: Vec<String> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let n = schedule.iter().filter(|&&x| x == i).count();
+                format!("{} (weight {}, {n} per size)", c.name, c.weight)
+            })
+            .collect();
+        for r in &mut reports {
+            r.warnings.push(format!(
+                "{} payload classes, invocations in proportion to their weights: {}; this report pools them, and each class follows with its own statistics",
+                classes.len(),
+                mix.join(", ")
+            ));
+        }
+        for (i, c) in classes.iter().enumerate() {
+            reports.extend(report(
+                format!("{} [payload {}]", a.function, c.name),
+                Some(i),
+            ));
+        }
     }
-    let mut reports = collector.into_reports(&opts, None);
     for r in &mut reports {
         r.limits = Some(limits.to_owned());
         r.warnings.extend(warnings.iter().cloned());

@@ -589,3 +589,59 @@ fn apply_alias_moves_the_users_alias_and_keeps_only_that_version() {
     assert_eq!(live[1], new[0], "{after}");
     assert!(e.journals().is_empty());
 }
+
+#[test]
+fn weighted_payload_classes_keep_their_own_statistics() {
+    let e = env();
+    let f = function("payloads", r#"{"cpu_ms": 20, "mem_mb": 60}"#);
+    let before = state(&f);
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("payloads.json");
+    std::fs::write(
+        &set,
+        r#"[{"name": "light", "weight": 3, "payload": {"cpu_ms": 10}},
+            {"name": "heavy", "weight": 1, "payload": {"cpu_ms": 400}}]"#,
+    )
+    .unwrap();
+    let out = e.run(&[
+        "run",
+        "--function",
+        &f,
+        "--memory",
+        "512,1024",
+        "--invocations",
+        "8",
+        "--concurrency",
+        "4",
+        "--payload",
+        &format!("@{}", set.display()),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports = v
+        .as_array()
+        .expect("one report per class after the pooled one");
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[0]["function"], f.as_str());
+    let named = |n: &str| {
+        reports
+            .iter()
+            .find(|r| r["function"] == format!("{f} [payload {n}]"))
+            .unwrap_or_else(|| panic!("no {n} report in {v}"))
+    };
+    for mb in [512, 1024] {
+        assert_eq!(config(&reports[0], mb)["invocations"], 8);
+        assert_eq!(config(named("light"), mb)["invocations"], 6);
+        assert_eq!(config(named("heavy"), mb)["invocations"], 2);
+        // The heavy class is measured as heavy: its own statistics, never averaged away.
+        let heavy = &config(named("heavy"), mb)["duration_ms"]["max"];
+        let light = &config(named("light"), mb)["duration_ms"]["max"];
+        assert!(
+            heavy.as_f64().unwrap() > 10.0 * light.as_f64().unwrap(),
+            "{heavy} vs {light}"
+        );
+    }
+    assert_restored(&e, &f, &before);
+}

@@ -16,6 +16,7 @@ What moto does not do by itself, and this adds:
 How a function behaves is scripted by its environment variable POWERTUNE_MOTO_SCRIPT, a JSON
 object (every key optional):
   cpu_ms       CPU work per invocation at one vCPU; duration = cpu_ms × 1769 / min(memory, 1769)
+               (an event that is a JSON object with "cpu_ms" overrides it for that invocation)
   io_ms        waiting time, independent of memory
   mem_mb       Max Memory Used
   oom_below    sizes below this run out of memory (Status: error, Runtime.OutOfMemory)
@@ -152,6 +153,13 @@ def simple_invoke(self, function_name, qualifier, body, headers, response_header
         cold = key not in _warm
         _warm.add(key)
     jitter = random.uniform(0.95, 1.05)
+    try:
+        event = json.loads(body or b"{}")
+    except ValueError:
+        event = None
+    if isinstance(event, dict) and "cpu_ms" in event:
+        # The event can say how much work it is (payload classes of different weight).
+        script = dict(script, cpu_ms=float(event["cpu_ms"]))
     duration = (script.get("cpu_ms", 20) * 1769.0 / min(mem, 1769) + script.get("io_ms", 0)) * jitter
     used = int(script.get("mem_mb", 60) + (random.randint(0, 3)))
     init = script.get("init_ms", 250) * random.uniform(0.95, 1.05) if cold else None

@@ -44,21 +44,21 @@ pub trait Backend {
         Ok(())
     }
 
-    /// Invokes every prepared size `per_size` times, in parallel up to [`Backend::concurrency`],
-    /// handing each result to `done` as it completes; returns early once the run is stopped.
-    /// The default runs them one after another through [`Backend::invoke`].
+    /// Invokes every prepared size once per element of `payloads` (the i-th invocation of a
+    /// size sends `payloads[i]`), in parallel up to [`Backend::concurrency`], handing each
+    /// result to `done` with its size and index as it completes; returns early once the run is
+    /// stopped. The default runs them one after another through [`Backend::invoke`].
     fn invoke_all(
         &mut self,
         sizes: &[Mb],
-        per_size: u32,
-        payload: &[u8],
-        done: &mut dyn FnMut(Mb, anyhow::Result<InvocationRecord<'static>>),
+        payloads: &[&[u8]],
+        done: &mut dyn FnMut(Mb, usize, anyhow::Result<InvocationRecord<'static>>),
     ) -> anyhow::Result<()> {
         let mut seed = 0x9e37_79b9_7f4a_7c15;
         for &size in sizes {
-            for _ in 0..per_size {
+            for (i, payload) in payloads.iter().enumerate() {
                 let id = crate::tune::request_id(&mut seed);
-                done(size, self.invoke(size, &id, payload));
+                done(size, i, self.invoke(size, &id, payload));
             }
         }
         Ok(())

@@ -834,70 +834,84 @@ impl Backend for AwsBackend {
     fn invoke_all(
         &mut self,
         sizes: &[Mb],
-        per_size: u32,
-        payload: &[u8],
-        done: &mut dyn FnMut(Mb, Result<InvocationRecord<'static>>),
+        payloads: &[&[u8]],
+        done: &mut dyn FnMut(Mb, usize, Result<InvocationRecord<'static>>),
     ) -> Result<()> {
         use tokio::sync::{Semaphore, mpsc};
+        type Outcome = (Mb, usize, Result<InvocationRecord<'static>>);
         let sem = Arc::new(Semaphore::new(self.concurrency()));
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Mb, Result<InvocationRecord<'static>>)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Outcome>();
         let mut tasks = tokio::task::JoinSet::new();
-        let payload: Arc<[u8]> = payload.into();
-        // Warm runs invoke each size's alias `per_size` times; cold-start runs invoke each of
-        // the size's fresh versions once.
-        let each = if self.cfg.cold_starts.is_some() {
-            1
-        } else {
-            per_size
+        let payloads: Arc<Vec<Vec<u8>>> = Arc::new(payloads.iter().map(|p| p.to_vec()).collect());
+        // What to invoke: a warm run sends every invocation of a size to its alias; a
+        // cold-start run sends the i-th to the size's i-th fresh version.
+        let mut targets: Vec<(Mb, String, Vec<usize>)> = Vec::new();
+        for &size in sizes {
+            let Some(qs) = self.prepared.get(&size.0) else {
+                continue;
+            };
+            if self.cfg.cold_starts.is_some() {
+                targets.extend(
+                    qs.iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i < payloads.len())
+                        .map(|(i, q)| (size, q.clone(), vec![i])),
+                );
+            } else if let Some(alias) = qs.first() {
+                targets.push((size, alias.clone(), (0..payloads.len()).collect()));
+            }
+        }
+        let (wait, group) = (self.cfg.logs_wait, self.info.log_group.clone());
+        let one = move |aws: Aws, alias: String, payload: Vec<u8>, group: String| async move {
+            aws.invoke(&alias, &payload, wait, &group)
+                .await
+                .and_then(|r| {
+                    r.with_context(|| {
+                        format!(
+                            "no REPORT line for an invocation of {alias}, neither in its log tail nor in {group} after {} s",
+                            wait.as_secs()
+                        )
+                    })
+                })
         };
-        let targets: Vec<(Mb, String)> = sizes
-            .iter()
-            .flat_map(|&size| {
-                self.prepared
-                    .get(&size.0)
-                    .into_iter()
-                    .flatten()
-                    .map(move |q| (size, q.clone()))
-            })
-            .collect();
-        for (size, alias) in targets {
-            let (aws, sem, tx, payload, stop) = (
+        for (size, alias, indices) in targets {
+            let (aws, sem, tx, payloads, stop, group) = (
                 self.aws.clone(),
                 sem.clone(),
                 tx.clone(),
-                payload.clone(),
+                payloads.clone(),
                 self.cfg.stop.clone(),
+                group.clone(),
             );
-            let (wait, group) = (self.cfg.logs_wait, self.info.log_group.clone());
+            let Some((&first, rest_of)) = indices.split_first() else {
+                continue;
+            };
+            let rest_of = rest_of.to_vec();
             tasks.spawn_on(
                 async move {
-                    let one = move |aws: Aws, alias: String, payload: Arc<[u8]>, group: String| async move {
-                        aws.invoke(&alias, &payload, wait, &group)
-                            .await
-                            .and_then(|r| {
-                                r.with_context(|| format!(
-                                    "no REPORT line for an invocation of {alias}, neither in its log tail nor in {group} after {} s",
-                                    wait.as_secs()
-                                ))
-                            })
-                    };
-                    // The first invocation of a fresh version is its cold start; the rest follow
-                    // it, in parallel within --concurrency.
+                    // The first invocation of a fresh version is its cold start, alone; the
+                    // rest follow it, in parallel within --concurrency.
                     {
                         let _p = sem.acquire().await;
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        let r = one(aws.clone(), alias.clone(), payload.clone(), group.clone()).await;
-                        let _ = tx.send((size, r));
+                        let r = one(
+                            aws.clone(),
+                            alias.clone(),
+                            payloads[first].clone(),
+                            group.clone(),
+                        )
+                        .await;
+                        let _ = tx.send((size, first, r));
                     }
                     let mut rest = tokio::task::JoinSet::new();
-                    for _ in 1..each {
+                    for i in rest_of {
                         let (aws, sem, tx, payload, stop, alias, group) = (
                             aws.clone(),
                             sem.clone(),
                             tx.clone(),
-                            payload.clone(),
+                            payloads[i].clone(),
                             stop.clone(),
                             alias.clone(),
                             group.clone(),
@@ -908,7 +922,7 @@ impl Backend for AwsBackend {
                                 return;
                             }
                             let r = one(aws, alias, payload, group).await;
-                            let _ = tx.send((size, r));
+                            let _ = tx.send((size, i, r));
                         });
                     }
                     while rest.join_next().await.is_some() {}
@@ -922,7 +936,7 @@ impl Backend for AwsBackend {
             loop {
                 tokio::select! {
                     got = rx.recv() => match got {
-                        Some((size, r)) => done(size, r),
+                        Some((size, i, r)) => done(size, i, r),
                         None => break,
                     },
                     () = tokio::time::sleep(Duration::from_millis(50)) => {
