@@ -236,6 +236,23 @@ struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     report: Vec<PathBuf>,
 
+    /// Read the evidence from the deployed functions' logs in CloudWatch Logs (REPORT events
+    /// over --since), through the standard AWS chain (--profile, --region, --endpoint-url).
+    #[arg(long)]
+    from_cloudwatch: bool,
+
+    /// With --from-cloudwatch: how far back to read, e.g. 14d, 36h, 90m.
+    #[arg(
+        long,
+        default_value = "14d",
+        value_name = "WINDOW",
+        requires = "from_cloudwatch"
+    )]
+    since: String,
+
+    #[command(flatten)]
+    aws: AwsArgs,
+
     /// Value of a template parameter, overriding its Default. Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     parameter: Vec<String>,
@@ -552,6 +569,18 @@ fn check_options(a: &CheckArgs) -> Result<crate::check::CheckOptions> {
         logs,
         reports: a.report.clone(),
         baseline: a.baseline.clone(),
+        cloudwatch: if a.from_cloudwatch {
+            Some((
+                crate::cloudwatch::LogsAccess {
+                    profile: a.aws.profile.clone(),
+                    region: a.prices.region.clone(),
+                    endpoint_url: a.aws.endpoint_url.clone(),
+                },
+                crate::cloudwatch::parse_since(&a.since)?,
+            ))
+        } else {
+            None
+        },
         thresholds: crate::check::gate::Thresholds {
             headroom: a.headroom,
             step: a.step,

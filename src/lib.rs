@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod backend;
 pub mod check;
 pub mod cli;
+pub mod cloudwatch;
 pub mod cost;
 pub mod export;
 pub mod parse;

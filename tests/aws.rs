@@ -645,3 +645,58 @@ fn weighted_payload_classes_keep_their_own_statistics() {
     }
     assert_restored(&e, &f, &before);
 }
+
+#[test]
+fn check_reads_evidence_from_cloudwatch_logs() {
+    let e = env();
+    // Uses 60-63 MB of its 1024 MB: oversized by the right-sizing rule (1.5 × 63 → 128 MB).
+    let f = function("gate", r#"{"cpu_ms": 50, "mem_mb": 60}"#);
+    fixture(&["invoke", &f, "12"]);
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("powertune.toml");
+    let write = |mb: u32, timeout: u32| {
+        std::fs::write(
+            &toml,
+            format!("[functions.{f}]\nmemory_mb = {mb}\ntimeout_s = {timeout}\n"),
+        )
+        .unwrap()
+    };
+    write(1024, 3);
+    let args = [
+        "check",
+        toml.to_str().unwrap(),
+        "--from-cloudwatch",
+        "--since",
+        "1d",
+        "--monthly-invocations",
+        "50000000",
+        "--format",
+        "human",
+    ];
+    let out = e.run(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", stderr(&out));
+    assert!(
+        stdout.contains("[oversized]") && stdout.contains("128"),
+        "{stdout}"
+    );
+    assert!(
+        stderr(&out).contains(&format!("12 REPORT records from /aws/lambda/{f}")),
+        "{}",
+        stderr(&out)
+    );
+    write(128, 1);
+    let out = e.run(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    // A function that never logged: no evidence, so no verdict (exit 2), and it says why.
+    std::fs::write(&toml, "[functions.never-deployed]\nmemory_mb = 512\n").unwrap();
+    let out = e.run(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}

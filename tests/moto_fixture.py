@@ -2,6 +2,8 @@
 
   python3 tests/moto_fixture.py URL create NAME SCRIPT_JSON [MEMORY]
       creates a function (moto's no-docker Lambda) whose behaviour SCRIPT_JSON scripts
+  python3 tests/moto_fixture.py URL invoke NAME COUNT
+      invokes $LATEST COUNT times (its REPORT lines go to CloudWatch Logs, as on AWS)
   python3 tests/moto_fixture.py URL state NAME
       prints the function's configuration, versions and aliases as JSON, to compare runs by
 """
@@ -40,6 +42,9 @@ if verb == "create":
     # A version and an alias of the user's own, which powertune must leave alone.
     v = lam.publish_version(FunctionName=name, Description="release 1")["Version"]
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v)
+elif verb == "invoke":
+    for _ in range(int(sys.argv[4])):
+        lam.invoke(FunctionName=name, Payload=b"{}")
 elif verb == "state":
     cfg = lam.get_function_configuration(FunctionName=name)
     versions = [(v["Version"], v["MemorySize"], v.get("Description", ""))

@@ -353,7 +353,8 @@ fn timeout(d: &Declared, ev: &Evidence<'_>, t: &Thresholds) -> Finding {
                 Ms(p999)
             ),
         )
-    } else if ms > p999 * t.timeout_max_factor {
+    } else if ms > p999 * t.timeout_max_factor && secs > 1 {
+        // (Lambda's smallest timeout is 1 s: a function that fast cannot be set tighter.)
         (
             "timeout-too-loose",
             format!(

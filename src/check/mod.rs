@@ -1,7 +1,8 @@
 //! `powertune check`: a CI gate. Reads the memory and timeout that infrastructure code declares
 //! for each function ([`iac`]), the evidence of how each function behaves (captured logs through
-//! the same pipeline as `analyze`, or powertune JSON reports), and judges each function by the
-//! rules of [`gate`]. Exit 0 when every rule passes, 1 when one fails, 2 when the gate could not
+//! the same pipeline as `analyze`, powertune JSON reports, or the deployed functions' logs in
+//! CloudWatch Logs through [`crate::cloudwatch`]), and judges each function by the rules of
+//! [`gate`]. Exit 0 when every rule passes, 1 when one fails, 2 when the gate could not
 //! judge (unreadable code, no evidence for any function) — never 0 without a verdict.
 
 pub mod gate;
@@ -34,6 +35,8 @@ pub struct CheckOptions {
     pub reports: Vec<PathBuf>,
     /// A powertune JSON report to compare costs against.
     pub baseline: Option<PathBuf>,
+    /// `--from-cloudwatch`: read each declared function's log group over this window.
+    pub cloudwatch: Option<(crate::cloudwatch::LogsAccess, std::time::Duration)>,
     /// Rule thresholds.
     pub thresholds: Thresholds,
 }
@@ -74,8 +77,8 @@ pub fn read_reports(path: &PathBuf) -> Result<Vec<TuningReport>> {
         .collect()
 }
 
-fn evidence_from_logs(o: &CheckOptions) -> Result<Vec<TuningReport>> {
-    let analysis = AnalysisOptions {
+fn analysis_options(o: &CheckOptions) -> Result<AnalysisOptions> {
+    Ok(AnalysisOptions {
         pricing: Pricing::lookup(&o.thresholds.region, o.thresholds.arch)?,
         ephemeral: Mb(512),
         monthly_invocations: o.thresholds.monthly_invocations,
@@ -85,7 +88,11 @@ fn evidence_from_logs(o: &CheckOptions) -> Result<Vec<TuningReport>> {
         decision: crate::analysis::Decision::RightSize,
         current_memory: None,
         steady_state_cost: false,
-    };
+    })
+}
+
+fn evidence_from_logs(o: &CheckOptions) -> Result<Vec<TuningReport>> {
+    let analysis = analysis_options(o)?;
     let mut out = Vec::new();
     for (label, path) in &o.logs {
         let mut c = Collector::new(label.clone());
@@ -98,6 +105,59 @@ fn evidence_from_logs(o: &CheckOptions) -> Result<Vec<TuningReport>> {
             );
         }
         out.extend(c.into_reports(&analysis, Some(&summary)));
+    }
+    Ok(out)
+}
+
+/// Reads each declared function's log group from CloudWatch Logs: the one the code names, else
+/// `/aws/lambda/<deployed name>`, else the groups whose name holds the logical id (a name
+/// CloudFormation generated) and match it. Prints on stderr what was read from where.
+fn evidence_from_cloudwatch(
+    o: &CheckOptions,
+    declared: &[Declared],
+    access: &crate::cloudwatch::LogsAccess,
+    since: std::time::Duration,
+) -> Result<Vec<TuningReport>> {
+    let analysis = analysis_options(o)?;
+    let logs = crate::cloudwatch::Logs::connect(access)?;
+    let mut out = Vec::new();
+    for d in declared {
+        let groups = match (&d.log_group, &d.function_name) {
+            (Some(g), _) => vec![g.clone()],
+            (None, Some(n)) => vec![format!("/aws/lambda/{n}")],
+            (None, None) => logs
+                .groups_like(&d.id)?
+                .into_iter()
+                .filter(|g| matches(d, g))
+                .collect(),
+        };
+        if groups.is_empty() {
+            eprintln!(
+                "powertune: {}: no log group in CloudWatch Logs matches its logical id; name the function (FunctionName) or pass --logs",
+                d.id
+            );
+        }
+        for g in groups {
+            let mut c = Collector::new(Some(g.clone()));
+            let read = logs.reports(&g, since, &mut |obs| c.push(&obs))?;
+            if read.missing {
+                eprintln!("powertune: {}: log group {g} does not exist", d.id);
+                continue;
+            }
+            eprintln!(
+                "powertune: {}: {} REPORT records from {g} ({} events)",
+                d.id, read.records, read.events
+            );
+            if c.records() > 0 {
+                let summary = parse::ScanSummary {
+                    sources: vec![format!("cloudwatch:{g}")],
+                    bytes: read.bytes,
+                    records: read.records,
+                    ..Default::default()
+                };
+                out.extend(c.into_reports(&analysis, Some(&summary)));
+            }
+        }
     }
     Ok(out)
 }
@@ -134,6 +194,9 @@ pub fn run(o: &CheckOptions) -> Result<Outcome> {
         declared.extend(iac::read(f, &o.params)?);
     }
     let mut evidence = evidence_from_logs(o)?;
+    if let Some((access, since)) = &o.cloudwatch {
+        evidence.extend(evidence_from_cloudwatch(o, &declared, access, *since)?);
+    }
     for r in &o.reports {
         evidence.extend(read_reports(r)?);
     }
@@ -141,9 +204,14 @@ pub fn run(o: &CheckOptions) -> Result<Outcome> {
         Some(b) => read_reports(b)?,
         None => Vec::new(),
     };
+    if evidence.is_empty() && o.cloudwatch.is_some() {
+        bail!(
+            "no evidence: CloudWatch Logs holds no REPORT records of any declared function over the window (see the lines above); widen --since, or pass --logs or --report"
+        );
+    }
     if evidence.is_empty() {
         bail!(
-            "no evidence given: pass --logs [FUNCTION=]PATH (captured logs) or --report FILE (a powertune JSON report)"
+            "no evidence given: pass --logs [FUNCTION=]PATH (captured logs), --report FILE (a powertune JSON report) or --from-cloudwatch (the deployed functions' logs)"
         );
     }
     let only_one = declared.len() == 1;

@@ -171,6 +171,26 @@ fn explain<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::D
     }
 }
 
+/// A control-plane call that failed for good, with the service's error code when it sent one,
+/// so that callers match on the code, never on message text.
+#[derive(Debug, thiserror::Error)]
+#[error("{call}: {detail}")]
+pub struct CallFailed {
+    /// The call, e.g. `DeleteAlias powertune-512`.
+    pub call: String,
+    /// The service's error code (`ResourceNotFoundException`…), if any.
+    pub code: Option<String>,
+    /// Code and message, or the transport error.
+    pub detail: String,
+}
+
+/// Whether `e` is a failed call whose service error code is `want`.
+fn is_code(e: &anyhow::Error, want: &str) -> bool {
+    e.downcast_ref::<CallFailed>()
+        .and_then(|c| c.code.as_deref())
+        == Some(want)
+}
+
 /// Retries a control-plane call while Lambda says another operation is in progress (409
 /// ResourceConflictException) or throttles it (429, honouring Retry-After), under the shared
 /// limiter.
@@ -194,7 +214,11 @@ macro_rules! control {
                         attempt += 1;
                         tokio::time::sleep(wait).await;
                     } else {
-                        break Err(anyhow!("{}: {}", $what, explain(&e)));
+                        break Err(anyhow::Error::new(CallFailed {
+                            call: $what.to_string(),
+                            code: code(&e).map(str::to_owned),
+                            detail: explain(&e),
+                        }));
                     }
                 }
             }
@@ -389,7 +413,7 @@ fn find_report(text: &[u8], rid: Option<&str>) -> Option<InvocationRecord<'stati
 
 /// Builds the SDK configuration: the standard chain, with `--profile`, `--region` and
 /// `--endpoint-url` on top; fails clearly without a region or credentials.
-async fn sdk_config(
+pub(crate) async fn sdk_config(
     profile: Option<&str>,
     region: Option<&str>,
     endpoint: Option<&str>,
@@ -444,7 +468,7 @@ async fn describe(aws: &Aws, qualifier: &str, region: &str) -> Result<FunctionIn
             .send()
     )
     .map_err(|e| {
-        if e.to_string().contains("ResourceNotFoundException") {
+        if is_code(&e, "ResourceNotFoundException") {
             anyhow!(
                 "function {} does not exist in {region} (or this identity cannot see it)",
                 aws.function
@@ -510,7 +534,7 @@ pub fn inspect(cfg: &AwsConfig) -> Result<FunctionInfo> {
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -1044,7 +1068,7 @@ async fn undo(aws: &Aws, mut journal: Journal, say: &(dyn Fn(&str) + Send + Sync
                     journal.record(Entry::AliasDeleted { name: name.clone() })?;
                     continue;
                 }
-                Err(e) if e.to_string().contains("ResourceNotFoundException") => {
+                Err(e) if is_code(&e, "ResourceNotFoundException") => {
                     journal.record(Entry::AliasDeleted { name: name.clone() })?;
                     continue;
                 }
@@ -1066,7 +1090,7 @@ async fn undo(aws: &Aws, mut journal: Journal, say: &(dyn Fn(&str) + Send + Sync
         );
         match r {
             Ok(_) => journal.record(Entry::AliasDeleted { name: name.clone() })?,
-            Err(e) if e.to_string().contains("ResourceNotFoundException") => {
+            Err(e) if is_code(&e, "ResourceNotFoundException") => {
                 journal.record(Entry::AliasDeleted { name: name.clone() })?
             }
             Err(e) => failures.push(format!("{e:#}")),
@@ -1126,7 +1150,7 @@ async fn undo(aws: &Aws, mut journal: Journal, say: &(dyn Fn(&str) + Send + Sync
         );
         match r {
             Ok(_) => journal.record(Entry::VersionDeleted { version: n })?,
-            Err(e) if e.to_string().contains("ResourceNotFoundException") => {
+            Err(e) if is_code(&e, "ResourceNotFoundException") => {
                 journal.record(Entry::VersionDeleted { version: n })?
             }
             Err(e) => failures.push(format!("{e:#}")),
