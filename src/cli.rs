@@ -744,6 +744,54 @@ fn run_reports(
     reports
 }
 
+/// Runs the tuning loop with progress, appending Lambda-format lines to --log-file and
+/// rewriting --export-json after each size; returns the records and the first --export-json
+/// failure (reported after cleanup, never stopping the run).
+#[allow(clippy::too_many_arguments)]
+fn tune_exporting(
+    a: &RunArgs,
+    run: &RunPlan,
+    backend: &mut dyn crate::backend::Backend,
+    stop: &std::sync::atomic::AtomicBool,
+    progress: &mut RunProgress,
+    pricing: &Pricing,
+    source: Source,
+    limits: &str,
+) -> (Result<Vec<crate::tune::Measured>>, Option<anyhow::Error>) {
+    let mut log = match &a.log_file {
+        Some(p) => match std::fs::OpenOptions::new().append(true).open(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                let e = anyhow::Error::from(e).context(format!("--log-file {}", p.display()));
+                return (Err(e), None);
+            }
+        },
+        None => None,
+    };
+    let mut export_err = None;
+    let result = crate::tune::tune(
+        backend,
+        &run.plan,
+        log.as_mut().map(|f| f as &mut dyn Write),
+        stop,
+        &mut |p| {
+            progress.on(&p);
+            if let (crate::tune::Progress::SizeDone { records, .. }, Some(path)) =
+                (&p, &a.export_json)
+            {
+                let reports = run_reports(a, run, records, pricing, source, limits, &[]);
+                if let Err(e) = exporter(Format::Json)
+                    .serialize(&reports)
+                    .and_then(|b| write_atomically(path, &b))
+                {
+                    export_err.get_or_insert(e);
+                }
+            }
+        },
+    );
+    (result, export_err)
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees half.
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp~");
@@ -955,33 +1003,18 @@ fn run_local(a: &RunArgs, run: &RunPlan) -> Result<i32> {
         a.invocations,
         backend.limits()
     );
-    let mut log = match &a.log_file {
-        Some(p) => Some(std::fs::OpenOptions::new().append(true).open(p)?),
-        None => None,
-    };
     let limits = backend.limits();
     let mut progress = RunProgress::new(&[], a.invocations);
     progress.bars = None;
-    let mut export_err = None;
-    let result = crate::tune::tune(
+    let (result, export_err) = tune_exporting(
+        a,
+        run,
         &mut backend,
-        &run.plan,
-        log.as_mut().map(|f| f as &mut dyn Write),
         &stop,
-        &mut |p| {
-            progress.on(&p);
-            if let (crate::tune::Progress::SizeDone { records, .. }, Some(path)) =
-                (&p, &a.export_json)
-            {
-                let reports = run_reports(a, run, records, &pricing, Source::Local, &limits, &[]);
-                if let Err(e) = exporter(Format::Json)
-                    .serialize(&reports)
-                    .and_then(|b| write_atomically(path, &b))
-                {
-                    export_err.get_or_insert(e);
-                }
-            }
-        },
+        &mut progress,
+        &pricing,
+        Source::Local,
+        &limits,
     );
     let warnings = backend.warnings();
     backend.cleanup()?;
@@ -1221,31 +1254,16 @@ fn run_aws(a: &RunArgs, run: &RunPlan) -> Result<i32> {
         std::fs::write(p, b"")
             .with_context(|| format!("--log-file {}: cannot write", p.display()))?;
     }
-    let mut log = match &a.log_file {
-        Some(p) => Some(std::fs::OpenOptions::new().append(true).open(p)?),
-        None => None,
-    };
     let mut progress = RunProgress::new(&run.plan.sizes, a.invocations);
-    let mut export_err = None;
-    let result = crate::tune::tune(
+    let (result, export_err) = tune_exporting(
+        a,
+        run,
         &mut backend,
-        &run.plan,
-        log.as_mut().map(|f| f as &mut dyn Write),
         &stop,
-        &mut |p| {
-            progress.on(&p);
-            if let (crate::tune::Progress::SizeDone { records, .. }, Some(path)) =
-                (&p, &a.export_json)
-            {
-                let reports = run_reports(a, run, records, &pricing, Source::Aws, "aws", &[]);
-                if let Err(e) = exporter(Format::Json)
-                    .serialize(&reports)
-                    .and_then(|b| write_atomically(path, &b))
-                {
-                    export_err.get_or_insert(e);
-                }
-            }
-        },
+        &mut progress,
+        &pricing,
+        Source::Aws,
+        "aws",
     );
     if let Some((mp, _)) = &progress.bars {
         let _ = mp.clear();
