@@ -106,6 +106,7 @@ struct AwsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("local_target").args(["local", "local_cmd"]).multiple(true))]
 struct RunArgs {
     /// The function: name or ARN on AWS; AWS_LAMBDA_FUNCTION_NAME for a local run.
     #[arg(long)]
@@ -128,32 +129,47 @@ struct RunArgs {
     invocations: u32,
 
     /// AWS: invocations in flight at once, across all sizes.
-    #[arg(long, default_value_t = 5, value_name = "C")]
+    #[arg(
+        long,
+        default_value_t = 5,
+        value_name = "C",
+        conflicts_with = "local_target"
+    )]
     concurrency: usize,
 
     /// AWS: the code to tune: $LATEST, or a version or alias whose code is $LATEST's.
-    #[arg(long, default_value = "$LATEST", value_name = "QUALIFIER")]
+    #[arg(
+        long,
+        default_value = "$LATEST",
+        value_name = "QUALIFIER",
+        conflicts_with = "local_target"
+    )]
     qualifier: String,
 
     /// AWS: how long to wait for CloudWatch Logs when the log tail holds no REPORT line.
-    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECONDS",
+        conflicts_with = "local_target"
+    )]
     logs_wait: f64,
 
     /// AWS: measure only cold starts: a fresh version per invocation (each costs a
     /// configuration update and a publish; --dry-run shows the calls and time).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "local_target")]
     cold_starts: bool,
 
     /// AWS: print the plan (sizes, calls, cost and time estimates) and change nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "local_target")]
     dry_run: bool,
 
     /// AWS: set the recommended memory on $LATEST at the end.
-    #[arg(long, conflicts_with = "apply_alias")]
+    #[arg(long, conflicts_with = "apply_alias", conflicts_with = "local_target")]
     apply: bool,
 
     /// AWS: publish a version with the recommended memory and move this alias to it.
-    #[arg(long, value_name = "ALIAS")]
+    #[arg(long, value_name = "ALIAS", conflicts_with = "local_target")]
     apply_alias: Option<String>,
 
     /// Write the JSON report to FILE, rewritten after each size completes.
@@ -172,20 +188,30 @@ struct RunArgs {
     payload: String,
 
     /// Local: invocation timeout, seconds (the environment is killed and restarted after one).
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECONDS",
+        requires = "local_target"
+    )]
     timeout: f64,
 
     /// Local: init timeout, seconds (Lambda's is 10).
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "SECONDS",
+        requires = "local_target"
+    )]
     init_timeout: f64,
 
     /// Local: _HANDLER for the runtime.
-    #[arg(long, default_value = "handler.handler")]
+    #[arg(long, default_value = "handler.handler", requires = "local_target")]
     handler: String,
 
     /// Local: run without memory and CPU limits (no cgroup needed); results are marked
     /// unenforced.
-    #[arg(long)]
+    #[arg(long, requires = "local_target")]
     no_limits: bool,
 
     /// Write START/END/REPORT lines in Lambda's text format (and the runtime's output) to FILE,
@@ -857,6 +883,14 @@ impl RunProgress {
         });
         RunProgress {
             bars,
+            ..RunProgress::plain(per_size)
+        }
+    }
+
+    /// Plain lines only, even on a terminal.
+    fn plain(per_size: u32) -> RunProgress {
+        RunProgress {
+            bars: None,
             failed: Default::default(),
             done: Default::default(),
             per_size,
@@ -960,10 +994,9 @@ fn run_local(a: &RunArgs, run: &RunPlan) -> Result<i32> {
             a.init_timeout
         );
     }
-    if a.dry_run || a.apply || a.apply_alias.is_some() || a.cold_starts {
-        bail!(
-            "--dry-run, --apply, --apply-alias and --cold-starts are for runs on AWS, not --local ones"
-        );
+    // (clap refuses the AWS-only flags with --local; these come from a shared struct.)
+    if a.aws.profile.is_some() || a.aws.endpoint_url.is_some() {
+        bail!("--profile and --endpoint-url are for runs on AWS, not --local ones");
     }
     let task_root = match (&a.local, &a.local_cmd) {
         (Some(d), _) => d.clone(),
@@ -1004,8 +1037,8 @@ fn run_local(a: &RunArgs, run: &RunPlan) -> Result<i32> {
         backend.limits()
     );
     let limits = backend.limits();
-    let mut progress = RunProgress::new(&[], a.invocations);
-    progress.bars = None;
+    // Plain lines: the function's own output may share the terminal.
+    let mut progress = RunProgress::plain(a.invocations);
     let (result, export_err) = tune_exporting(
         a,
         run,
@@ -1047,12 +1080,13 @@ fn run_local(a: &RunArgs, run: &RunPlan) -> Result<i32> {
     finish_run(a, &reports, interrupted)
 }
 
-/// The control-plane calls a run makes: per published version UpdateFunctionConfiguration,
-/// GetFunction (at least one while waiting), PublishVersion and DeleteFunction, plus CreateAlias
-/// and DeleteAlias per size unless every invocation gets its own version (`--cold-starts`);
-/// once: GetFunction before, and UpdateFunctionConfiguration plus GetFunction to restore $LATEST.
+/// The control-plane calls a run makes: per published version GetFunction (no update in
+/// progress), UpdateFunctionConfiguration, GetFunction (at least one while waiting),
+/// PublishVersion and DeleteFunction, plus CreateAlias and DeleteAlias per size unless every
+/// invocation gets its own version (`--cold-starts`); once: GetFunction before, and the three
+/// calls that restore $LATEST.
 fn control_plane_calls(sizes: usize, versions: usize, aliases: bool) -> usize {
-    4 * versions + if aliases { 2 * sizes } else { 0 } + 3
+    5 * versions + if aliases { 2 * sizes } else { 0 } + 4
 }
 
 fn print_dry_run(
@@ -1166,9 +1200,6 @@ fn run_aws(a: &RunArgs, run: &RunPlan) -> Result<i32> {
             a.logs_wait
         );
     }
-    if a.no_limits {
-        bail!("--no-limits is for --local runs");
-    }
     let stop = Arc::new(AtomicBool::new(false));
     let cfg = AwsConfig {
         function: a.function.clone(),
@@ -1272,11 +1303,9 @@ fn run_aws(a: &RunArgs, run: &RunPlan) -> Result<i32> {
     let warnings = backend.warnings();
     // Undo everything before looking at the outcome.
     let cleaned = backend.cleanup();
-    match (&result, &cleaned) {
-        (_, Err(e)) => {
-            eprintln!("powertune: error: {e:#}");
-        }
-        (_, Ok(())) => eprintln!(
+    match &cleaned {
+        Err(e) => eprintln!("powertune: error: {e:#}"),
+        Ok(()) => eprintln!(
             "powertune: {} is as it was: $LATEST restored, the run's aliases and versions deleted",
             info.name
         ),

@@ -4,10 +4,9 @@
 //! events alike), so memory stays flat however long the window. Calls share a limiter under
 //! CloudWatch Logs' request rate.
 
-use crate::backend::aws::{LOGS_RPS, Limiter, runtime, sdk_config};
+use crate::backend::aws::{LOGS_RPS, Limiter, code, explain, runtime, sdk_config};
 use crate::parse::{Observation, scan_bytes};
 use anyhow::{Result, anyhow};
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use std::time::Duration;
 
 /// How to reach CloudWatch Logs.
@@ -65,28 +64,6 @@ pub struct Logs {
 impl std::fmt::Debug for Logs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Logs").finish_non_exhaustive()
-    }
-}
-
-fn explain<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: &aws_sdk_cloudwatchlogs::error::SdkError<E, R>,
-) -> String {
-    match e.as_service_error() {
-        Some(s) => format!(
-            "{}: {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or("(no message)")
-        ),
-        None => {
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(e);
-            while let Some(inner) = src {
-                s.push_str(": ");
-                s.push_str(&inner.to_string());
-                src = inner.source();
-            }
-            s
-        }
     }
 }
 
@@ -152,6 +129,7 @@ impl Logs {
         self.rt.block_on(async {
             let mut read = GroupRead::default();
             let mut token: Option<String> = None;
+            let mut throttled = 0u32;
             loop {
                 self.limit.acquire().await;
                 // Text REPORT lines or JSON platform.report events (CloudWatch filter syntax:
@@ -174,12 +152,9 @@ impl Logs {
                         read.missing = true;
                         return Ok(read);
                     }
-                    Err(e)
-                        if e.as_service_error()
-                            .and_then(|s| s.code())
-                            .is_some_and(|c| c == "ThrottlingException") =>
-                    {
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    Err(e) if code(&e) == Some("ThrottlingException") && throttled < 20 => {
+                        throttled += 1;
+                        tokio::time::sleep(Duration::from_millis(500 * u64::from(throttled))).await;
                         continue;
                     }
                     Err(e) => return Err(anyhow!("FilterLogEvents on {group}: {}", explain(&e))),

@@ -244,6 +244,20 @@ pub fn request_id(state: &mut u64) -> String {
     )
 }
 
+/// Writes an invocation's START line in Lambda's text format (before it runs, so that what the
+/// function prints lands between START and END, as in CloudWatch Logs).
+fn log_start(w: &mut dyn Write, id: &str) -> std::io::Result<()> {
+    writeln!(w, "START RequestId: {id} Version: $LATEST")?;
+    w.flush()
+}
+
+/// Writes an invocation's END and REPORT lines in Lambda's text format.
+fn log_end(w: &mut dyn Write, id: &str, record: &InvocationRecord<'_>) -> std::io::Result<()> {
+    writeln!(w, "END RequestId: {id}")?;
+    writeln!(w, "{}", record.report_line())?;
+    w.flush()
+}
+
 /// Runs the plan. Returns every record measured; stops early (keeping what it has) when `stop`
 /// is set. The backend is not cleaned up here: its owner does that on every path.
 pub fn tune(
@@ -253,14 +267,14 @@ pub fn tune(
     stop: &AtomicBool,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<Measured>> {
+    if backend.prepares_all_first() {
+        return tune_parallel(backend, plan, log, stop, progress);
+    }
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
         ^ (u64::from(std::process::id()) << 32)
         | 1;
-    if backend.prepares_all_first() {
-        return tune_parallel(backend, plan, log, stop, progress);
-    }
     let schedule = plan.schedule();
     let mut records = Vec::new();
     for (i, &size) in plan.sizes.iter().enumerate() {
@@ -279,8 +293,7 @@ pub fn tune(
             }
             let id = request_id(&mut seed);
             if let Some(w) = log.as_mut() {
-                writeln!(w, "START RequestId: {id} Version: $LATEST")?;
-                w.flush()?;
+                log_start(*w, &id)?;
             }
             let class = schedule[n as usize];
             let record = match backend.invoke(size, &id, &plan.payloads[class].body) {
@@ -289,9 +302,7 @@ pub fn tune(
                 Err(e) => return Err(e),
             };
             if let Some(w) = log.as_mut() {
-                writeln!(w, "END RequestId: {id}")?;
-                writeln!(w, "{}", record.report_line())?;
-                w.flush()?;
+                log_end(*w, &id, &record)?;
             }
             progress(Progress::Invoked {
                 size,
@@ -348,10 +359,7 @@ fn tune_parallel(
             Ok(record) => {
                 if let Some(w) = log.as_mut() {
                     let id = record.request_id.as_deref().unwrap_or("-");
-                    let res = writeln!(w, "START RequestId: {id} Version: {size}")
-                        .and_then(|()| writeln!(w, "END RequestId: {id}"))
-                        .and_then(|()| writeln!(w, "{}", record.report_line()))
-                        .and_then(|()| w.flush());
+                    let res = log_start(*w, id).and_then(|()| log_end(*w, id, &record));
                     if let Err(e) = res {
                         failure.get_or_insert(anyhow::Error::from(e).context("writing --log-file"));
                     }

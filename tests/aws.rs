@@ -219,7 +219,7 @@ fn dry_run_changes_nothing() {
     for want in [
         "Dry run: nothing will be changed",
         "4 sizes (128, 256, 384, 512 MB) × 10 invocations = 40 invocations",
-        "Control-plane calls: about 27",
+        "Control-plane calls: about 32",
         "Cost: requests $0.0000",
     ] {
         assert!(stdout.contains(want), "{want:?} missing from:\n{stdout}");
@@ -276,7 +276,7 @@ fn throttling_and_updates_in_progress_are_waited_out() {
     let e = env();
     let f = function(
         "throttled",
-        r#"{"cpu_ms": 20, "mem_mb": 60, "throttle_every": 3, "in_progress": 2}"#,
+        r#"{"cpu_ms": 20, "mem_mb": 60, "throttle_every": 3, "in_progress": 2, "conflicts": 3}"#,
     );
     let before = state(&f);
     let out = e.run(&[
@@ -298,12 +298,19 @@ fn throttling_and_updates_in_progress_are_waited_out() {
         assert_eq!(config(&r, mb)["invocations"], 6);
         assert_eq!(config(&r, mb)["errors"], 0);
     }
+    // The faults really happened: every 3rd of the 12 invokes got a 429, each update was seen
+    // InProgress before it finished, and the first three updates or publishes got a 409.
+    let faults: Value = serde_json::from_str(&fixture(&["faults", &f])).unwrap();
+    assert_eq!(faults["conflict"], 3, "{faults}");
+    assert!(faults["throttle"].as_u64().unwrap() >= 4, "{faults}");
+    assert!(faults["in_progress"].as_u64().unwrap() >= 6, "{faults}");
     assert_restored(&e, &f, &before);
 }
 
-/// Starts a run, waits until `ready` holds for its journal, then sends `signal`.
-fn interrupt(e: &Env, f: &str, script_wait: impl Fn(&[String]) -> bool, signal: i32) -> Output {
-    let mut child = e
+/// Starts a run, waits until `script_wait` holds for its journal, then sends each of `signals`,
+/// 300 ms apart.
+fn interrupt(e: &Env, f: &str, script_wait: impl Fn(&[String]) -> bool, signals: &[i32]) -> Output {
+    let child = e
         .cmd(&[
             "run",
             "--function",
@@ -336,10 +343,14 @@ fn interrupt(e: &Env, f: &str, script_wait: impl Fn(&[String]) -> bool, signal: 
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe {
-        libc::kill(child.id() as i32, signal);
+    for (i, &signal) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
     }
-    let _ = &mut child;
     child.wait_with_output().unwrap()
 }
 
@@ -356,7 +367,7 @@ fn ctrl_c_during_deployment_undoes_everything() {
     // Each update stays InProgress for 2 polls (2 s): plenty of time to interrupt mid-deployment.
     let f = function("sigint-deploy", r#"{"cpu_ms": 10, "in_progress": 2}"#);
     let before = state(&f);
-    let out = interrupt(&e, &f, |l| has(l, "alias_created") >= 1, libc::SIGINT);
+    let out = interrupt(&e, &f, |l| has(l, "alias_created") >= 1, &[libc::SIGINT]);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("deleting alias"), "{}", stderr(&out));
     assert_restored(&e, &f, &before);
@@ -377,7 +388,7 @@ fn ctrl_c_during_invocations_undoes_everything() {
             std::thread::sleep(Duration::from_millis(800));
             true
         },
-        libc::SIGINT,
+        &[libc::SIGINT],
     );
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_restored(&e, &f, &before);
@@ -388,7 +399,7 @@ fn sigterm_is_handled_like_ctrl_c() {
     let e = env();
     let f = function("sigterm", r#"{"cpu_ms": 10, "in_progress": 1}"#);
     let before = state(&f);
-    let out = interrupt(&e, &f, |l| has(l, "published") >= 2, libc::SIGTERM);
+    let out = interrupt(&e, &f, |l| has(l, "published") >= 2, &[libc::SIGTERM]);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert_restored(&e, &f, &before);
 }
@@ -399,7 +410,7 @@ fn kill_9_then_cleanup_restores_the_function() {
     let f = function("kill9", r#"{"cpu_ms": 10, "in_progress": 1}"#);
     let before = state(&f);
     // Killed between a publish and its alias: $LATEST changed, versions and an alias exist.
-    let out = interrupt(&e, &f, |l| has(l, "alias_created") >= 2, libc::SIGKILL);
+    let out = interrupt(&e, &f, |l| has(l, "alias_created") >= 2, &[libc::SIGKILL]);
     assert_eq!(out.status.code(), None, "killed by a signal");
     let during = state(&f);
     assert_ne!(during, before, "the kill left nothing to clean up");
@@ -423,7 +434,7 @@ fn a_second_run_refuses_while_a_journal_is_left() {
     let e = env();
     let f = function("leftover", r#"{"cpu_ms": 10, "in_progress": 1}"#);
     let before = state(&f);
-    interrupt(&e, &f, |l| has(l, "published") >= 1, libc::SIGKILL);
+    interrupt(&e, &f, |l| has(l, "published") >= 1, &[libc::SIGKILL]);
     let out = e.run(&[
         "run",
         "--function",
@@ -523,7 +534,7 @@ fn cold_starts_mode_gives_every_invocation_a_fresh_version() {
         plan.contains("6 versions published, one per invocation"),
         "{plan}"
     );
-    assert!(plan.contains("Control-plane calls: about 27"), "{plan}");
+    assert!(plan.contains("Control-plane calls: about 34"), "{plan}");
     let out = e.run(&[
         "run",
         "--function",
@@ -699,4 +710,30 @@ fn check_reads_evidence_from_cloudwatch_logs() {
     let out = e.run(&args);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_second_ctrl_c_stops_at_once_and_says_how_to_finish() {
+    let e = env();
+    // Every update stays InProgress for 3 polls (3 s), so the undo is still going on when the
+    // second Ctrl-C arrives.
+    let f = function("sigint-twice", r#"{"cpu_ms": 10, "in_progress": 3}"#);
+    let before = state(&f);
+    let out = interrupt(
+        &e,
+        &f,
+        |l| has(l, "alias_created") >= 1,
+        &[libc::SIGINT, libc::SIGINT],
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("stopped with this still to undo"), "{err}");
+    assert!(
+        err.contains(&format!("powertune cleanup --function {f}")),
+        "{err}"
+    );
+    assert_eq!(e.journals().len(), 1, "the journal stays for cleanup");
+    let out = e.run(&["cleanup", "--function", &f]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_restored(&e, &f, &before);
 }

@@ -265,6 +265,59 @@ fn bad_options_exit_2_and_say_what_was_expected() {
 }
 
 #[test]
+fn run_options_of_the_other_backend_or_bad_payloads_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let zero = dir.path().join("zero.json");
+    std::fs::write(&zero, r#"[{"payload": {}, "weight": 0}]"#).unwrap();
+    let three = dir.path().join("three.json");
+    std::fs::write(
+        &three,
+        r#"[{"payload": 1, "weight": 1}, {"payload": 2, "weight": 1}, {"payload": 3, "weight": 1}]"#,
+    )
+    .unwrap();
+    let local = ["--local", "fixtures/functions/brand-api"];
+    let zero_arg = format!("@{}", zero.display());
+    let three_arg = format!("@{}", three.display());
+    for (args, msg) in [
+        (
+            [&local[..], &["--concurrency", "3"]].concat(),
+            "cannot be used with",
+        ),
+        ([&local[..], &["--dry-run"]].concat(), "cannot be used with"),
+        (
+            [&local[..], &["--cold-starts"]].concat(),
+            "cannot be used with",
+        ),
+        (
+            [&local[..], &["--profile", "p"]].concat(),
+            "for runs on AWS",
+        ),
+        (vec!["--timeout", "5"], "--local"),
+        (vec!["--no-limits"], "--local"),
+        (vec!["--payload", "{not json"], "--payload must be JSON"),
+        (
+            vec!["--payload", zero_arg.as_str()],
+            "expected a positive number",
+        ),
+        (
+            vec!["--payload", three_arg.as_str(), "--invocations", "2"],
+            "fewer than the 3 payload classes",
+        ),
+        (
+            vec!["--memory", "64"],
+            "outside Lambda's 128–10,240 MB range",
+        ),
+    ] {
+        powertune()
+            .args(["run", "--function", "brand-api"])
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(msg));
+    }
+}
+
+#[test]
 fn help_teaches() {
     powertune()
         .args(["analyze", "--help"])

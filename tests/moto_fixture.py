@@ -4,6 +4,8 @@
       creates a function (moto's no-docker Lambda) whose behaviour SCRIPT_JSON scripts
   python3 tests/moto_fixture.py URL invoke NAME COUNT
       invokes $LATEST COUNT times (its REPORT lines go to CloudWatch Logs, as on AWS)
+  python3 tests/moto_fixture.py URL faults NAME
+      prints how many 429s, InProgress answers and 409s the server injected for NAME, as JSON
   python3 tests/moto_fixture.py URL state NAME
       prints the function's configuration, versions and aliases as JSON, to compare runs by
 """
@@ -38,13 +40,29 @@ if verb == "create":
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
                         Code={"ZipFile": code.getvalue()}, MemorySize=memory, Timeout=30,
                         Description="production config",
-                        Environment={"Variables": {"POWERTUNE_MOTO_SCRIPT": script}})
+                        Environment={"Variables": {"POWERTUNE_MOTO_SCRIPT": json.dumps(
+                            {k: v for k, v in json.loads(script).items() if k != "conflicts"})}})
     # A version and an alias of the user's own, which powertune must leave alone.
     v = lam.publish_version(FunctionName=name, Description="release 1")["Version"]
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v)
+    if "conflicts" in json.loads(script):
+        # Scripted 409s are for powertune's calls, not for the set-up above: switch them on now.
+        lam.update_function_configuration(FunctionName=name,
+                                          Environment={"Variables": {"POWERTUNE_MOTO_SCRIPT": script}})
 elif verb == "invoke":
     for _ in range(int(sys.argv[4])):
         lam.invoke(FunctionName=name, Payload=b"{}")
+elif verb == "faults":
+    logs = boto3.client("logs", **kw)
+    counts = {"throttle": 0, "in_progress": 0, "conflict": 0}
+    try:
+        events = logs.get_log_events(logGroupName="/powertune-test/faults", logStreamName=name,
+                                     startFromHead=True)["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        events = []
+    for e in events:
+        counts[e["message"]] = counts.get(e["message"], 0) + 1
+    print(json.dumps(counts))
 elif verb == "state":
     cfg = lam.get_function_configuration(FunctionName=name)
     versions = [(v["Version"], v["MemorySize"], v.get("Description", ""))

@@ -29,6 +29,10 @@ object (every key optional):
   in_progress  GetFunction shows LastUpdateStatus InProgress this many times after each update,
                and updates or publishes in that window fail with ResourceConflictException
   throttle_every  every Nth Invoke gets 429 TooManyRequests with Retry-After: 1
+  conflicts    the first N UpdateFunctionConfiguration/PublishVersion calls fail with 409
+               ResourceConflictException, whatever LastUpdateStatus says (AWS does that too
+               while another operation is in flight)
+Every injected fault is also logged to /powertune-test/faults (see moto_fixture.py faults).
 """
 import base64
 import datetime
@@ -52,6 +56,7 @@ _warm = set()  # (function, version) that have had their cold start
 _in_progress = {}  # function name -> GetFunction calls left showing InProgress
 _next_version = {}  # function name -> next version number
 _invokes = {}  # function name -> invocations so far
+_conflicts = {}  # function name -> scripted 409s already given
 
 
 class ResourceConflict(LambdaClientError):
@@ -59,6 +64,17 @@ class ResourceConflict(LambdaClientError):
 
     def __init__(self, message):
         super().__init__("ResourceConflictException", message)
+
+
+def scripted_conflict(fn):
+    """Whether this call gets one of the function's scripted 409s."""
+    want = int(script_of(fn).get("conflicts", 0))
+    with _lock:
+        given = _conflicts.get(fn.function_name, 0)
+        if given < want:
+            _conflicts[fn.function_name] = given + 1
+            return True
+    return False
 
 
 def script_of(fn):
@@ -86,6 +102,7 @@ def invoke(self):
             n = _invokes.get(name, 0) + 1
             _invokes[name] = n
         if n % int(every) == 0:
+            _fault(name, "throttle")
             body = json.dumps(
                 {
                     "Type": "User",
@@ -109,6 +126,15 @@ def invoke(self):
 
 
 lr.LambdaResponse.invoke = invoke
+
+
+def _fault(name, kind):
+    """Records a fault this launcher injected (429, InProgress, 409) as a CloudWatch Logs event in
+    /powertune-test/faults, stream NAME, so that tests can check the faults really happened."""
+    try:
+        _put_logs("us-east-1", "123456789012", "/powertune-test/faults", name, [kind], 0)
+    except Exception:
+        pass
 
 
 def _stream_name(version):
@@ -233,8 +259,12 @@ _orig_publish = lm.LambdaStorage.publish_version
 def publish_version(self, name_or_arn, description=""):
     fn = self.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
     name = fn.function_name
+    if scripted_conflict(fn):
+        _fault(name, "conflict")
+        raise ResourceConflict("The operation cannot be performed at this time (scripted).")
     with _lock:
         if _in_progress.get(name, 0) > 0:
+            _fault(name, "conflict")
             raise ResourceConflict("The operation cannot be performed at this time. An update is in progress for resource: " + fn.function_arn)
     versions = self._functions[name]["versions"]
     if versions and not fn.code_or_config_updated:
@@ -258,8 +288,12 @@ _orig_update = lm.LambdaFunction.update_configuration
 
 
 def update_configuration(self, config_updates):
+    if scripted_conflict(self):
+        _fault(self.function_name, "conflict")
+        raise ResourceConflict("The operation cannot be performed at this time (scripted).")
     with _lock:
         if _in_progress.get(self.function_name, 0) > 0:
+            _fault(self.function_name, "conflict")
             raise ResourceConflict("The operation cannot be performed at this time. An update is in progress for resource: " + self.function_arn)
     out = _orig_update(self, config_updates)
     n = int(script_of(self).get("in_progress", 0))
@@ -283,6 +317,8 @@ def get_configuration(self, on_create=False):
                 _in_progress[self.function_name] = left - 1
         if left > 0:
             config["LastUpdateStatus"] = "InProgress"
+            if getattr(_tls, "counting", False):
+                _fault(self.function_name, "in_progress")
     return config
 
 

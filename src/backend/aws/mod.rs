@@ -23,8 +23,8 @@ use journal::{Entry, Journal, Pending, VersionRef};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Lambda allows 15 control-plane requests per second per account and region, shared by every
@@ -126,7 +126,7 @@ struct Aws {
 }
 
 /// Error code of an SDK error, if the service sent one.
-fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+pub(crate) fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
     match e {
         SdkError::ServiceError(s) => s.err().code(),
         _ => None,
@@ -149,7 +149,7 @@ fn backoff(attempt: u32, base: Duration) -> Duration {
 }
 
 /// A readable message for an SDK error: its code and message, or the transport error.
-fn explain<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+pub(crate) fn explain<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     e: &SdkError<E, R>,
 ) -> String {
     match e {
@@ -257,8 +257,12 @@ impl Aws {
         )
     }
 
-    /// Sets $LATEST's memory and description, and waits until the update is done.
+    /// Sets $LATEST's memory and description once no other update is in progress, and waits
+    /// until this one is done.
     async fn update_latest(&self, memory: u32, description: &str) -> Result<()> {
+        // An update still in progress (someone's deployment, or a run killed mid-update) would
+        // refuse this one with 409: wait for it first.
+        self.wait_updated().await?;
         control!(
             self,
             "UpdateFunctionConfiguration",
@@ -518,20 +522,23 @@ async fn describe(aws: &Aws, qualifier: &str, region: &str) -> Result<FunctionIn
     })
 }
 
-/// Connects and reads the function without changing anything (for `--dry-run`, and the first
-/// step of a run).
+/// Connects and reads the function (read-only); returns clients addressed to the function's
+/// own name (when given an ARN) and what it is now.
+async fn open(cfg: &AwsConfig) -> Result<(Aws, FunctionInfo)> {
+    let sdk = sdk_config(
+        cfg.profile.as_deref(),
+        cfg.region.as_deref(),
+        cfg.endpoint_url.as_deref(),
+    )
+    .await?;
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let info = describe(&clients(&sdk, &cfg.function), &cfg.qualifier, &region).await?;
+    Ok((clients(&sdk, &info.name), info))
+}
+
+/// Connects and reads the function without changing anything (for `--dry-run`).
 pub fn inspect(cfg: &AwsConfig) -> Result<FunctionInfo> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let sdk = sdk_config(
-            cfg.profile.as_deref(),
-            cfg.region.as_deref(),
-            cfg.endpoint_url.as_deref(),
-        )
-        .await?;
-        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        describe(&clients(&sdk, &cfg.function), &cfg.qualifier, &region).await
-    })
+    runtime()?.block_on(open(cfg)).map(|(_, info)| info)
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -553,7 +560,6 @@ pub struct AwsBackend {
     /// Size → what to invoke: its alias, or (with --cold-starts) one version per invocation.
     prepared: BTreeMap<u32, Vec<String>>,
     latest_changed: bool,
-    warnings: Arc<Mutex<Vec<String>>>,
     /// Lines about each undo step (printed by the caller as they happen).
     pub say: Arc<dyn Fn(&str) + Send + Sync>,
 }
@@ -572,18 +578,7 @@ impl AwsBackend {
     /// on the same function left one).
     pub fn connect(cfg: AwsConfig) -> Result<AwsBackend> {
         let rt = runtime()?;
-        let (aws, info) = rt.block_on(async {
-            let sdk = sdk_config(
-                cfg.profile.as_deref(),
-                cfg.region.as_deref(),
-                cfg.endpoint_url.as_deref(),
-            )
-            .await?;
-            let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-            let aws = clients(&sdk, &cfg.function);
-            let info = describe(&aws, &cfg.qualifier, &region).await?;
-            anyhow::Ok((clients(&sdk, &info.name), info))
-        })?;
+        let (aws, info) = rt.block_on(open(&cfg))?;
         let dir = journal::state_dir()?;
         let path = journal::path_for(&dir, &info.region, &info.name);
         if path.exists() {
@@ -624,7 +619,6 @@ impl AwsBackend {
             run_id,
             prepared: BTreeMap::new(),
             latest_changed: false,
-            warnings: Arc::new(Mutex::new(Vec::new())),
             say: Arc::new(|s| eprintln!("powertune: {s}")),
         };
         backend.open_journal(path)?;
@@ -996,7 +990,7 @@ impl Backend for AwsBackend {
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+        Vec::new()
     }
 }
 
