@@ -588,7 +588,7 @@ impl AwsBackend {
                     _ => None,
                 })
             });
-            let alive = pid.is_some_and(|p| unsafe { libc::kill(p as i32, 0) } == 0);
+            let alive = pid.is_some_and(powertune_alive);
             if alive {
                 bail!(
                     "another powertune run (pid {}) is tuning {} in {}; wait for it to finish",
@@ -1164,6 +1164,16 @@ async fn undo(aws: &Aws, mut journal: Journal, say: &(dyn Fn(&str) + Send + Sync
     }
 }
 
+/// Whether process `pid` is alive and is powertune (not another process that reused the pid
+/// after the run that wrote a journal died).
+fn powertune_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let exists = unsafe { libc::kill(pid as i32, 0) } == 0;
+    exists
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("powertune"))
+}
+
 /// What `powertune cleanup` needs.
 #[derive(Debug, Clone)]
 pub struct CleanupConfig {
@@ -1177,8 +1187,8 @@ pub struct CleanupConfig {
     pub endpoint_url: Option<String>,
 }
 
-/// Finishes an interrupted run from its journal. Returns what was done, or `None` when there was
-/// no journal for the function.
+/// Finishes an interrupted run from its journal. Returns false when there was no journal for
+/// the function (nothing to do).
 pub fn cleanup_command(c: &CleanupConfig, say: &(dyn Fn(&str) + Send + Sync)) -> Result<bool> {
     let dir = journal::state_dir()?;
     let name_part = journal::path_for(std::path::Path::new(""), "x", &c.function)
@@ -1230,13 +1240,10 @@ pub fn cleanup_command(c: &CleanupConfig, say: &(dyn Fn(&str) + Send + Sync)) ->
             path.display()
         );
     };
-    if pid != std::process::id() && unsafe { libc::kill(pid as i32, 0) } == 0 {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains("powertune") {
-            bail!(
-                "powertune (pid {pid}) is still running on {function}; stop it with Ctrl-C and it cleans up itself"
-            );
-        }
+    if pid != std::process::id() && powertune_alive(pid) {
+        bail!(
+            "powertune (pid {pid}) is still running on {function}; stop it with Ctrl-C and it cleans up itself"
+        );
     }
     let rt = runtime()?;
     rt.block_on(async {
