@@ -344,7 +344,9 @@ fn build_report(
         out_of_memory_at_mb: oom_at,
     };
     let timeouts_seen: u64 = groups.iter().map(|g| g.timeouts).sum();
-    let timeout = timeout_advice(current, timeouts_seen);
+    // The timeout must fit the size the function will run at, not the one it runs at now.
+    let target = max_used.map(|m| right_size(m, opts.headroom, opts.step, oom_at).memory_mb);
+    let timeout = timeout_advice(&groups, current, target, timeouts_seen);
     let recommendation = match &opts.decision {
         Decision::Measured(choice) => recommend::choose(&configs, choice, rule, timeouts_seen),
         Decision::RightSize => right_size_recommendation(
@@ -531,25 +533,87 @@ fn assemble(
     }
 }
 
-fn timeout_advice(current: Option<&Group>, timeouts_seen: u64) -> TimeoutAdvice {
-    let p999 = current
-        .and_then(|g| g.duration.quantiles(&[0.999]))
-        .map(|q| q[0]);
-    let n = current.map_or(0, |g| g.duration.count());
-    let longest = current.and_then(|g| g.duration.max());
+/// The longest a group's invocations ran, as the timeout sees it: the p99.9 of warm durations,
+/// or a cold start's duration (the handler's first run, init excluded) where that is longer;
+/// with which of the two it is, for people.
+fn longest_expected(g: &Group) -> Option<(f64, &'static str)> {
+    let warm = g.duration.quantiles(&[0.999]).map(|q| q[0]);
+    match (warm, g.cold_duration.max()) {
+        (Some(w), Some(c)) if c > w => Some((c, "the longest cold-start duration")),
+        (Some(w), _) => Some((w, "the p99.9 duration")),
+        (None, Some(c)) => Some((c, "the longest cold-start duration")),
+        (None, None) => None,
+    }
+}
+
+/// The timeout for the size the function will run at (`target`, the right-sized memory; the
+/// current size when there is none). Durations come from the largest size in the logs at or
+/// below the target, since a larger size runs at least as fast; when the logs hold none, from
+/// the smallest above it, scaled by the CPU share the target loses (Lambda's CPU is
+/// proportional to memory up to one vCPU at 1,769 MB), because a CPU-bound function runs that
+/// much longer there and a timeout fitted to the faster size would cut it off.
+fn timeout_advice(
+    groups: &[Group],
+    current: Option<&Group>,
+    target: Option<u32>,
+    timeouts_seen: u64,
+) -> TimeoutAdvice {
+    let measured = |g: &&Group| g.memory.is_some() && longest_expected(g).is_some();
+    let (basis, scale) = match target {
+        Some(t) => {
+            let below = groups
+                .iter()
+                .filter(measured)
+                .filter(|g| g.memory.is_some_and(|m| m <= t))
+                .max_by_key(|g| g.memory);
+            let above = groups
+                .iter()
+                .filter(measured)
+                .filter(|g| g.memory.is_some_and(|m| m > t))
+                .min_by_key(|g| g.memory);
+            match (below, above) {
+                (Some(b), _) => (Some(b), 1.0),
+                (None, Some(a)) => {
+                    let share = |mb: u32| f64::from(mb).min(crate::cost::MB_PER_VCPU);
+                    (Some(a), share(a.memory.unwrap_or(t)) / share(t))
+                }
+                (None, None) => (current, 1.0),
+            }
+        }
+        None => (current, 1.0),
+    };
+    let seen = basis.and_then(longest_expected);
+    let p999 = seen.map(|(p, _)| p * scale);
+    let n = basis.map_or(0, |g| g.duration.count() + g.cold_duration.count());
+    let longest = groups
+        .iter()
+        .filter(|g| g.timeouts > 0)
+        .flat_map(|g| [g.duration.max(), g.cold_duration.max()])
+        .flatten()
+        .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))));
     let recommended_s = p999.map(recommend::timeout_for);
+    let at = basis
+        .and_then(|g| g.memory)
+        .map_or(String::new(), |m| format!(" at {m} MB"));
+    let basis_text = match (seen, target) {
+        (Some((s, what)), Some(t)) if scale > 1.0 => format!(
+            "{}: {what}{at} ({}) × {scale:.1} for the CPU {t} MB lacks, in case the function is CPU-bound",
+            Ms(s * scale),
+            Ms(s)
+        ),
+        (Some((s, what)), _) => format!("{what}{at} ({})", Ms(s)),
+        _ => String::new(),
+    };
     let note = match (p999, recommended_s) {
         (Some(p), Some(s)) if timeouts_seen > 0 => format!(
-            "{timeouts_seen} invocations timed out (longest Duration {}): they were cut off, so the real p99.9 is unknown; find out why they hang before raising the timeout. {s} s would be 1.5 × the p99.9 seen ({}).",
+            "{timeouts_seen} invocations timed out (longest Duration {}): they were cut off, so the real p99.9 is unknown; find out why they hang before raising the timeout. {s} s would be 1.5 × {basis_text}.",
             Ms(longest.unwrap_or(p)),
-            Ms(p)
         ),
-        (Some(p), Some(s)) if n < 1000 => format!(
-            "{s} s: 1.5 × the p99.9 duration ({}); from {} the p99.9 is close to the longest one seen",
-            Ms(p),
+        (Some(_), Some(s)) if n < 1000 => format!(
+            "{s} s: 1.5 × {basis_text}; from {} the p99.9 is close to the longest one seen",
             plural(n, "invocation")
         ),
-        (Some(p), Some(s)) => format!("{s} s: 1.5 × the p99.9 duration ({})", Ms(p)),
+        (Some(_), Some(s)) => format!("{s} s: 1.5 × {basis_text}"),
         _ => "no durations to base a timeout on".into(),
     };
     TimeoutAdvice {
@@ -759,6 +823,59 @@ mod tests {
         // 60 per hour × 730 hours.
         assert!((v.invocations.unwrap() - 43_800.0).abs() < 1e-6);
         assert_eq!(rs[1].configs[0].memory_mb, Some(256));
+    }
+
+    #[test]
+    fn the_timeout_fits_the_recommended_size_not_the_current_one() {
+        // One size in the logs, 1024 MB, lowered to 256 MB: a CPU-bound function would take 4×
+        // as long there, so the timeout allows for it.
+        let mut log = String::new();
+        for i in 0..20 {
+            log += &line(i, 500.0, 1024, 150, "");
+        }
+        let t = &reports(&log, &opts())[0].recommendation.timeout;
+        assert_eq!(
+            reports(&log, &opts())[0].recommendation.memory_mb,
+            Some(256)
+        );
+        assert_eq!(t.p999_duration_ms, Some(2000.0));
+        assert_eq!(t.recommended_s, Some(3), "{}", t.note);
+        assert!(t.note.contains("at 1024 MB (500 ms) × 4.0"), "{}", t.note);
+        assert!(
+            t.note.starts_with("3 s: 1.5 × 2000 ms: the p99.9 duration"),
+            "{}",
+            t.note
+        );
+
+        // Several sizes: the nearest one measured at or below the recommendation is the basis.
+        let mut log = String::new();
+        for i in 0..20 {
+            log += &line(i, 1300.0, 256, 170, "");
+            log += &line(100 + i, 330.0, 1024, 174, "");
+        }
+        let r = &reports(&log, &opts())[0].recommendation;
+        assert_eq!(r.memory_mb, Some(320));
+        assert_eq!(r.timeout.p999_duration_ms, Some(1300.0));
+        assert_eq!(r.timeout.recommended_s, Some(2), "{}", r.timeout.note);
+        assert!(r.timeout.note.contains("at 256 MB"), "{}", r.timeout.note);
+
+        // Raising memory: the current size's durations are an upper bound, unscaled; a cold
+        // start's longer first run counts.
+        let mut log = line(0, 900.0, 128, 120, "Init Duration: 200.00 ms");
+        for i in 1..20 {
+            log += &line(i, 400.0, 128, 120, "");
+        }
+        let r = &reports(&log, &opts())[0].recommendation;
+        assert_eq!(r.memory_mb, Some(192));
+        assert_eq!(r.timeout.p999_duration_ms, Some(900.0));
+        assert_eq!(r.timeout.recommended_s, Some(2));
+        assert!(
+            r.timeout
+                .note
+                .contains("the longest cold-start duration at 128 MB (900 ms)"),
+            "{}",
+            r.timeout.note
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub const FREE_EPHEMERAL: Mb = Mb(512);
 pub const MIN_MEMORY: Mb = Mb(128);
 /// See [`MIN_MEMORY`].
 pub const MAX_MEMORY: Mb = Mb(10_240);
+/// Lambda's memory per vCPU: CPU is proportional to memory, one vCPU at 1,769 MB
+/// (LAMBDA_FACTS §5, from https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+pub const MB_PER_VCPU: f64 = 1769.0;
 
 /// The instruction set a function runs on; arm64 (Graviton) is priced lower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

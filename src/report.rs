@@ -205,7 +205,9 @@ pub struct Saving {
 pub struct TimeoutAdvice {
     /// Suggested timeout, whole seconds: 1.5 × p99.9 duration, 1–900 s.
     pub recommended_s: Option<u32>,
-    /// p99.9 of duration at the current size, ms.
+    /// The duration the timeout is fitted to, ms: the p99.9 (or a longer cold start) at the
+    /// recommended size or the nearest size measured below it, scaled by the CPU share lost when
+    /// only larger sizes were measured.
     pub p999_duration_ms: Option<f64>,
     /// Invocations that timed out.
     pub timeouts_seen: u64,

@@ -62,7 +62,8 @@ pub struct Distribution {
     pub p999: f64,
     /// Largest sample.
     pub max: f64,
-    /// 95% confidence interval of the mean, [low, high] (Student's t); null for one sample.
+    /// 95% confidence interval of the mean, [low, high] (Student's t, the low end clamped at 0
+    /// since every metric is non-negative); null for one sample.
     pub ci95: Option<[f64; 2]>,
     /// Whether the percentiles are exact; false once a group exceeds 65,536 samples and the
     /// quantile sketch (≤0.5% relative error) takes over.
@@ -130,7 +131,9 @@ impl Summary {
                 .map(|d| d.inverse_cdf(0.975))
                 .unwrap_or(1.96);
             let half = t * stddev / (self.n as f64).sqrt();
-            [self.mean - half, self.mean + half]
+            // Durations and memory are never negative: a wide interval of a skewed sample (a
+            // few slow invocations among fast ones) must not claim the mean could be.
+            [(self.mean - half).max(0.0), self.mean + half]
         });
         // Sketch answers are clamped to the exact extremes.
         let clamp = |v: f64| v.clamp(self.min, self.max);
@@ -171,6 +174,18 @@ mod tests {
         assert_eq!(d.p50, 14.0);
         assert_eq!(d.max, 18.0);
         assert!(d.exact);
+    }
+
+    #[test]
+    fn the_interval_never_goes_below_zero() {
+        let mut s = Summary::new();
+        // Brand-api at 128 MB: mostly sub-millisecond, two invocations throttled by the CPU quota.
+        for x in [0.4, 0.5, 0.45, 0.48, 0.5, 0.47, 0.49, 83.0, 90.0] {
+            s.push(x);
+        }
+        let [lo, hi] = s.describe().unwrap().ci95.unwrap();
+        assert_eq!(lo, 0.0);
+        assert!(hi > 40.0, "{hi}");
     }
 
     #[test]

@@ -123,7 +123,13 @@ fn cpu_bound_falls_with_memory_up_to_one_vcpu_then_flattens() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r = r.unwrap();
-    assert_eq!(r["limits"], "cgroup v1", "this machine's cgroups are v1");
+    // v1 on this machine and CI (their memory and cpu controllers are bound to v1), v2 on most
+    // users' machines; never unenforced where a writable cgroup exists.
+    assert!(
+        r["limits"] == "cgroup v1" || r["limits"] == "cgroup v2",
+        "limits: {}",
+        r["limits"]
+    );
     let (a, b, c, d) = (p50(&r, 128), p50(&r, 512), p50(&r, 1769), p50(&r, 3008));
     // The CPU ratio 1769/128 is 13.8 and 512/128 is 4; generous bounds.
     assert!(a / c > 5.0, "128 MB {a} ms vs 1769 MB {c} ms");

@@ -9,8 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Lambda's memory per vCPU: 1,769 MB is one vCPU (LAMBDA_FACTS §5).
-pub const MB_PER_VCPU: f64 = 1769.0;
+pub use crate::cost::MB_PER_VCPU;
 /// The CFS period, µs.
 const PERIOD_US: u64 = 100_000;
 const PARENT: &str = "powertune";
@@ -265,4 +264,73 @@ pub fn remove_parents(flavor: &Flavor) {
 /// vCPUs a size gets on Lambda: size / 1,769.
 pub fn lambda_vcpus(memory_mb: u32) -> f64 {
     f64::from(memory_mb) / MB_PER_VCPU
+}
+
+#[cfg(test)]
+mod tests {
+    //! This machine's memory and cpu controllers sit on cgroup v1, so the end-to-end tests
+    //! (tests/local.rs) exercise v1 with the real kernel. Here, cgroup v2's file protocol is
+    //! checked on a directory laid out as a v2 root: what is written where, and what is read back.
+    use super::*;
+
+    #[test]
+    fn v2_limits_peak_and_oom_kills_go_through_its_files() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        fs::write(r.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        fs::write(r.join("cgroup.subtree_control"), "").unwrap();
+        let flavor = detect(r).unwrap();
+        assert_eq!(
+            flavor,
+            Flavor::V2 {
+                dir: r.join("powertune")
+            }
+        );
+        assert_eq!(flavor.name(), "cgroup v2");
+        // Controllers are enabled for the children, at the root and in powertune's parent.
+        assert_eq!(
+            fs::read_to_string(r.join("cgroup.subtree_control")).unwrap(),
+            "+memory +cpu"
+        );
+        assert_eq!(
+            fs::read_to_string(r.join("powertune/cgroup.subtree_control")).unwrap(),
+            "+memory +cpu"
+        );
+
+        let cg = Cgroup::create(&flavor, "size-512", 512, lambda_vcpus(512)).unwrap();
+        let d = r.join("powertune/size-512");
+        assert_eq!(
+            fs::read_to_string(d.join("memory.max")).unwrap(),
+            (512u64 << 20).to_string()
+        );
+        assert_eq!(fs::read_to_string(d.join("memory.swap.max")).unwrap(), "0");
+        // 512 / 1769 of a vCPU: 28,943 µs of every 100,000.
+        assert_eq!(
+            fs::read_to_string(d.join("cpu.max")).unwrap(),
+            "28943 100000"
+        );
+        assert_eq!(cg.procs_files(), vec![d.join("cgroup.procs")]);
+
+        fs::write(d.join("memory.peak"), "73400320\n").unwrap();
+        assert_eq!(cg.peak_bytes(), Some(73_400_320));
+        // A peak above the limit (page cache charged late) is reported as the limit.
+        fs::write(d.join("memory.peak"), (600u64 << 20).to_string()).unwrap();
+        assert_eq!(cg.peak_bytes(), Some(512 << 20));
+        fs::write(
+            d.join("memory.events"),
+            "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kills(), 2);
+        fs::write(d.join("cgroup.procs"), "").unwrap();
+        assert!(cg.pids().is_empty());
+    }
+
+    #[test]
+    fn no_writable_cgroup_names_the_fix() {
+        let root = tempfile::tempdir().unwrap();
+        let err = detect(root.path()).unwrap_err();
+        assert!(err.contains("--no-limits"), "{err}");
+        assert!(err.contains("Delegate=yes"), "{err}");
+    }
 }
