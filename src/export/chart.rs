@@ -164,12 +164,15 @@ fn trade_off<DB: DrawingBackend>(
     let tx = move |m: f64| if log { m.log2() } else { m };
     let pad = (tx(all_hi) - tx(all_lo)).max(1e-9) * 0.08;
     let x_range = (tx(all_lo) - pad)..(tx(all_hi) + pad);
-    // On a log axis one tick per doubling lands on 128, 256, 512…; on a linear one, plotters'.
-    let x_labels = if log {
-        ((tx(all_hi) - tx(all_lo)).ceil() as usize + 2).max(3)
-    } else {
-        8
-    };
+    // Ticks at the measured sizes, so each point can be read off the axis; a size too close to
+    // the previous tick to label legibly (1536 beside 1769) is left to its point.
+    let span = x_range.end - x_range.start;
+    let mut ticks: Vec<f64> = Vec::new();
+    for x in mems.iter().map(|&m| tx(m)) {
+        if ticks.last().is_none_or(|&t| x - t >= span * 0.06) {
+            ticks.push(x);
+        }
+    }
     let d_max = sizes.iter().map(|c| c.duration_ms.p90).fold(0.0, f64::max) * 1.15;
     let c_max = sizes
         .iter()
@@ -187,10 +190,7 @@ fn trade_off<DB: DrawingBackend>(
         .build_cartesian_2d(x_range.clone(), 0.0..d_max.max(1e-6))
         .map_err(err)?
         .set_secondary_coord(x_range, 0.0..c_max.max(1e-9));
-    let untx = move |v: &f64| {
-        let m = if log { 2f64.powf(*v) } else { *v };
-        format!("{:.0}", m)
-    };
+    // plotters places x ticks by its own rule; these are drawn by hand below.
     chart
         .configure_mesh()
         .x_desc(if log {
@@ -199,14 +199,32 @@ fn trade_off<DB: DrawingBackend>(
             "memory (MB)"
         })
         .y_desc("duration (ms)")
-        .x_labels(x_labels)
-        .x_label_formatter(&untx)
+        .x_labels(0)
         .y_label_formatter(&|v| format!("{v:.0}"))
         .label_style((FAMILY, 15))
         .axis_desc_style((FAMILY, 16))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
+    for &t in &ticks {
+        chart
+            .draw_series(LineSeries::new(
+                [(t, 0.0), (t, d_max.max(1e-6))],
+                BLACK.mix(0.2),
+            ))
+            .map_err(err)?;
+        let (px, py) = chart.backend_coord(&(t, 0.0));
+        let m = if log { 2f64.powf(t) } else { t };
+        top.draw(&Text::new(
+            format!("{m:.0}"),
+            (px, py + 8),
+            (FAMILY, 15)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(err)?;
+    }
     chart
         .configure_secondary_axes()
         .y_desc("cost per 1M invocations (USD)")

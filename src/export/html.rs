@@ -44,8 +44,8 @@ fn bold(s: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}table{border-collapse:collapse;margin:.5em 0;font-size:.9em}\
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}td{white-space:nowrap}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}\
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}table{border-collapse:collapse;margin:.5em 0;font-size:.85em}.wide{overflow-x:auto}\
+th,td{border:1px solid #ccc;padding:.3em .45em;text-align:right}td{white-space:nowrap}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}\
 tr.rec td{background:#e8f5e9;font-weight:600}tr.failed td{color:#b00}.verdict{font-size:1.15em;padding:.6em 1em;background:#f5f9ff;border-left:4px solid #1f77b4}\
 .chart svg{max-width:100%;height:auto}.muted{color:#666;font-size:.9em}ul{padding-left:1.2em}";
 
@@ -66,7 +66,7 @@ fn section(out: &mut String, r: &TuningReport) -> anyhow::Result<()> {
 
     writeln!(
         out,
-        "<h2>Memory sizes</h2><table><tr><th>memory</th><th>invocations</th><th>cold starts</th><th>errors / timeouts / OOM</th><th>duration mean (95% CI)</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>billed mean</th><th>max memory used (p99)</th><th>cost per 1M</th></tr>"
+        "<h2>Memory sizes</h2><div class=wide><table><tr><th>memory</th><th>invocations</th><th>cold starts</th><th>errors / timeouts / OOM</th><th>duration mean (95% CI)</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>billed mean</th><th>max memory used (p99)</th><th>cost per 1M</th></tr>"
     )?;
     for c in &r.configs {
         let d = &c.duration_ms;
@@ -98,7 +98,7 @@ fn section(out: &mut String, r: &TuningReport) -> anyhow::Result<()> {
             esc(&usd(c.cost_per_million_usd)),
         )?;
     }
-    writeln!(out, "</table>")?;
+    writeln!(out, "</table></div>")?;
 
     let rec = &r.recommendation;
     writeln!(out, "<h2>Recommendation</h2><p>{}</p>", esc(&rec.reason))?;
