@@ -878,6 +878,63 @@ mod tests {
         );
     }
 
+    /// `run`'s decision among measured sizes, on durations chosen so that each strategy picks
+    /// a different size (costs per invocation, request fee included: 128 MB $1.66, 256 and
+    /// 512 MB $1.87, 1024 MB $2.03, 2048 MB $3.53 per million).
+    #[test]
+    fn strategies_bounds_and_exclusions_choose_among_measured_sizes() {
+        let mut log = String::new();
+        let mut id = 0;
+        // 128 MB is the cheapest, but used 120 of its 128 MB: over 90%, never recommended.
+        for (mem, used, d) in [
+            (128, 120, 700.0),
+            (256, 100, 400.0),
+            (512, 100, 200.0),
+            (1024, 100, 110.0),
+            (2048, 100, 100.0),
+        ] {
+            for _ in 0..5 {
+                id += 1;
+                log += &line(id, d, mem, used, "");
+            }
+        }
+        // A cold start at 512 MB whose first run is the longest of that size.
+        log += &line(999, 900.0, 512, 100, "Init Duration: 300.00 ms");
+        let pick = |strategy, w, p99: Option<f64>| {
+            let o = AnalysisOptions {
+                decision: Decision::Measured(recommend::Choice {
+                    strategy,
+                    balanced_weight: w,
+                    max_p99_ms: p99,
+                    max_duration_ms: None,
+                }),
+                steady_state_cost: true,
+                ..opts()
+            };
+            reports(&log, &o).remove(0).recommendation
+        };
+        use recommend::Strategy::*;
+        // Cost: 256 and 512 MB cost the same; the faster wins the tie.
+        let r = pick(Cost, 0.5, None);
+        assert_eq!(r.memory_mb, Some(512), "{}", r.reason);
+        assert!(r.reason.contains("128 MB used"), "{}", r.reason);
+        assert_eq!(r.timeout.p999_duration_ms, Some(900.0));
+        assert!(r.timeout.note.contains("cold-start"), "{}", r.timeout.note);
+        assert_eq!(pick(Speed, 0.5, None).memory_mb, Some(2048));
+        // Balanced, w = 0.5: 256 .76, 512 .51, 1024 .43, 2048 .63.
+        assert_eq!(pick(Balanced, 0.5, None).memory_mb, Some(1024));
+        assert_eq!(pick(Balanced, 0.0, None).memory_mb, Some(2048));
+        // The cheapest size within a latency bound.
+        assert_eq!(pick(Cost, 0.5, Some(150.0)).memory_mb, Some(1024));
+        let none = pick(Cost, 0.5, Some(50.0));
+        assert_eq!(none.memory_mb, None);
+        assert!(
+            none.reason.contains("No measured size qualifies"),
+            "{}",
+            none.reason
+        );
+    }
+
     #[test]
     fn timeouts_are_flagged() {
         let mut log = String::new();
