@@ -56,6 +56,9 @@ fn sam_template_flags_the_oversized_and_the_out_of_memory_function() {
             && fails[0].contains("Set MemorySize: 256"),
         "{text}"
     );
+    // A quarter of the memory is a quarter of the CPU: the 2 s timeout fitted to 1024 MB's
+    // durations (p99.9 519 ms) would cut a CPU-bound function off at 256 MB.
+    assert!(fails[0].contains("raise Timeout from 2 s to 4 s"), "{text}");
     assert!(
         fails[1].contains("fixtures/check/sam/template.yaml:30")
             && fails[1].contains("[undersized] ReportBuilder")

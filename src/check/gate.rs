@@ -276,13 +276,29 @@ fn memory(d: &Declared, ev: &Evidence<'_>, t: &Thresholds) -> Finding {
         } else {
             ""
         };
+        // Less memory is less CPU: a timeout fitted to the current size may cut the function
+        // off at the smaller one (the report's advice is for the size it recommends).
+        let advice = &r.recommendation.timeout;
+        let timeout = match (&d.timeout.value, advice.recommended_s) {
+            (Resolved::Value(now), Some(s))
+                if *now < s && r.recommendation.memory_mb == Some(rs.memory_mb) =>
+            {
+                let why = advice.note.split_once(": ").map_or("", |(_, w)| w);
+                let why = why.split_once("; from ").map_or(why, |(w, _)| w);
+                format!(
+                    " With it, raise {} from {now} s to {s} s ({why}).",
+                    d.timeout.key
+                )
+            }
+            _ => String::new(),
+        };
         let mut f = finding(
             d,
             "memory",
             "oversized",
             Status::Fail,
             format!(
-                "{}: {} is {m} MB{from}, but {basis}: {} MB more than needed (tolerance {} MB). Set {what}: {}{money}.{cpu}",
+                "{}: {} is {m} MB{from}, but {basis}: {} MB more than needed (tolerance {} MB). Set {what}: {}{money}.{timeout}{cpu}",
                 d.id,
                 d.memory.key,
                 m - rs.memory_mb,
