@@ -193,15 +193,20 @@ fn config_report(g: &Group, opts: &AnalysisOptions) -> Option<ConfigReport> {
         .duration
         .describe()
         .or_else(|| g.cold_duration.describe())?;
-    let billed_mean = if opts.steady_state_cost {
-        g.warm_billed.mean().or(g.billed.mean())
+    let billed = if opts.steady_state_cost && g.warm_billed.mean().is_some() {
+        g.warm_billed
     } else {
-        g.billed.mean()
+        g.billed
     };
-    let cost = match (g.memory, billed_mean) {
-        (Some(m), Some(b)) => Some(opts.pricing.invocation(Ms(b), Mb(m), opts.ephemeral).0),
-        _ => None,
+    let billed_mean = billed.mean();
+    let price = |b: f64| {
+        g.memory
+            .map(|m| opts.pricing.invocation(Ms(b), Mb(m), opts.ephemeral).0)
     };
+    let cost = billed_mean.and_then(price);
+    let cost_ci = billed
+        .ci95()
+        .and_then(|[lo, hi]| Some([price(lo)? * 1_000_000.0, price(hi)? * 1_000_000.0]));
     let mem = g.mem_used.describe().map(|d| MemoryUse {
         min: d.min,
         p50: d.p50,
@@ -228,6 +233,7 @@ fn config_report(g: &Group, opts: &AnalysisOptions) -> Option<ConfigReport> {
         max_memory_used_mb: mem,
         cost_per_invocation_usd: cost,
         cost_per_million_usd: cost.map(|c| c * 1_000_000.0),
+        cost_per_million_ci95_usd: cost_ci,
     })
 }
 
@@ -932,6 +938,62 @@ mod tests {
             none.reason.contains("No measured size qualifies"),
             "{}",
             none.reason
+        );
+    }
+
+    #[test]
+    fn cost_ties_within_the_confidence_intervals_go_to_the_fastest() {
+        let measured = |noisy: bool| {
+            let mut log = String::new();
+            for i in 0..10 {
+                // 128 MB: mean 1000 ms; 1024 MB: 126 ms, a hair dearer (0.126 vs 0.125 GB-s).
+                let d = if noisy && i % 2 == 0 {
+                    800.0
+                } else if noisy {
+                    1200.0
+                } else {
+                    1000.0
+                };
+                log += &line(i, d, 128, 60, "");
+                log += &line(100 + i, 126.0, 1024, 60, "");
+            }
+            let o = AnalysisOptions {
+                decision: Decision::Measured(recommend::Choice {
+                    strategy: recommend::Strategy::Cost,
+                    balanced_weight: 0.5,
+                    max_p99_ms: None,
+                    max_duration_ms: None,
+                }),
+                steady_state_cost: true,
+                ..opts()
+            };
+            reports(&log, &o).remove(0)
+        };
+        // Exact durations: 128 MB is cheaper, however slightly, and wins.
+        let r = measured(false);
+        assert_eq!(
+            r.recommendation.memory_mb,
+            Some(128),
+            "{}",
+            r.recommendation.reason
+        );
+        // Noisy ones: 128 MB's cost interval takes in 1024 MB's; the 8× faster size wins.
+        let r = measured(true);
+        let [lo, hi] = r.configs[0].cost_per_million_ci95_usd.unwrap();
+        let c1024 = r.configs[1].cost_per_million_usd.unwrap();
+        assert!(lo < c1024 && c1024 < hi, "{lo} {c1024} {hi}");
+        assert_eq!(
+            r.recommendation.memory_mb,
+            Some(1024),
+            "{}",
+            r.recommendation.reason
+        );
+        assert!(
+            r.recommendation
+                .reason
+                .contains("128 MB, 1024 MB: their costs cannot be told apart"),
+            "{}",
+            r.recommendation.reason
         );
     }
 

@@ -219,7 +219,9 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
 
-    /// What to optimise: cost, speed or balanced.
+    /// What to optimise: cost (the cheapest per warm invocation; sizes whose costs cannot be told
+    /// apart within the 95% confidence intervals count as tied, and the fastest of them wins),
+    /// speed (the lowest mean duration) or balanced (see --balanced-weight).
     #[arg(long, default_value = "cost", value_name = "STRATEGY")]
     strategy: String,
 

@@ -214,11 +214,38 @@ pub fn choose(
         Strategy::Speed => (dur(c), cost(c)),
         Strategy::Balanced => (w * cost(c) / max_cost + (1.0 - w) * dur(c) / max_dur, 0.0),
     };
-    let best = ok.iter().min_by(|a, b| {
+    let mut best = ok.iter().min_by(|a, b| {
         score(a)
             .partial_cmp(&score(b))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
+    // Cost: sizes whose cost the measurements cannot tell apart from the cheapest's (their 95%
+    // confidence intervals overlap) are tied with it, and the fastest of them wins; a size 8×
+    // faster for the same money is not given up over noise.
+    let mut tied: Vec<&ConfigReport> = Vec::new();
+    if let (Strategy::Cost, Some(cheapest)) = (choice.strategy, best) {
+        let interval =
+            |c: &ConfigReport| match (c.cost_per_million_ci95_usd, c.cost_per_million_usd) {
+                (Some(i), _) => Some(i),
+                (None, Some(p)) => Some([p, p]),
+                _ => None,
+            };
+        if let Some([lo0, hi0]) = interval(cheapest) {
+            tied = ok
+                .iter()
+                .copied()
+                .filter(|c| interval(c).is_some_and(|[lo, hi]| lo <= hi0 && lo0 <= hi))
+                .collect();
+            best = tied
+                .iter()
+                .min_by(|a, b| {
+                    (dur(a), cost(a))
+                        .partial_cmp(&(dur(b), cost(b)))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+                .or(best);
+        }
+    }
     let goal = match choice.strategy {
         Strategy::Cost => "the cheapest".to_owned(),
         Strategy::Speed => "the fastest".to_owned(),
@@ -247,12 +274,25 @@ pub fn choose(
                     .partial_cmp(&cost(b))
                     .unwrap_or(std::cmp::Ordering::Equal)
             });
-            let mut r = format!(
-                "{m} MB is {goal} of the {} sizes measured{bound}: mean {:.1} ms, {} per million invocations.",
-                ok.len(),
-                b.duration_ms.mean,
-                crate::units::Usd(cost(b) * 1e6)
-            );
+            let mut r = if tied.len() > 1 {
+                let sizes: Vec<String> = tied
+                    .iter()
+                    .map(|c| format!("{} MB", c.memory_mb.unwrap_or(0)))
+                    .collect();
+                format!(
+                    "{m} MB is the fastest of the sizes that cost the least{bound} ({}: their costs cannot be told apart within the measurements' 95% confidence intervals): mean {:.1} ms, {} per million invocations.",
+                    sizes.join(", "),
+                    b.duration_ms.mean,
+                    crate::units::Usd(cost(b) * 1e6)
+                )
+            } else {
+                format!(
+                    "{m} MB is {goal} of the {} sizes measured{bound}: mean {:.1} ms, {} per million invocations.",
+                    ok.len(),
+                    b.duration_ms.mean,
+                    crate::units::Usd(cost(b) * 1e6)
+                )
+            };
             if let Some(f) = fastest.filter(|f| f.memory_mb != b.memory_mb) {
                 r.push_str(&format!(
                     " The fastest, {} MB, takes {:.1} ms at {} per million.",

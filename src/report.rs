@@ -131,6 +131,9 @@ pub struct ConfigReport {
     pub cost_per_invocation_usd: Option<f64>,
     /// The same per million invocations, USD.
     pub cost_per_million_usd: Option<f64>,
+    /// 95% confidence interval of `cost_per_million_usd`, [low, high] USD, from the spread of
+    /// billed durations; null with fewer than two or no billed durations.
+    pub cost_per_million_ci95_usd: Option<[f64; 2]>,
 }
 
 /// Max Memory Used over a size's invocations, MB.

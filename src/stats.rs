@@ -7,24 +7,48 @@ use crate::sketch::QuantileSketch;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-/// Count, sum and mean of a metric whose distribution is not reported (billed duration).
+/// Mean and its confidence interval of a metric whose distribution is not reported (billed
+/// duration): Welford's running mean and variance, in constant memory.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mean {
     n: u64,
-    sum: f64,
+    mean: f64,
+    m2: f64,
 }
 
 impl Mean {
     /// Adds one sample.
     pub fn push(&mut self, x: f64) {
         self.n += 1;
-        self.sum += x;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
     }
 
     /// Mean, None when empty.
     pub fn mean(&self) -> Option<f64> {
-        (self.n > 0).then(|| self.sum / self.n as f64)
+        (self.n > 0).then_some(self.mean)
     }
+
+    /// 95% confidence interval of the mean (Student's t, low end clamped at 0); None for fewer
+    /// than two samples.
+    pub fn ci95(&self) -> Option<[f64; 2]> {
+        ci95(self.n, self.mean, self.m2)
+    }
+}
+
+/// Student's t 95% interval of a mean from Welford's state; the low end is clamped at 0 because
+/// every metric here (durations, memory) is non-negative, and a wide interval of a skewed sample
+/// (a few slow invocations among fast ones) must not claim the mean could be negative.
+fn ci95(n: u64, mean: f64, m2: f64) -> Option<[f64; 2]> {
+    (n > 1).then(|| {
+        let sd = (m2 / (n - 1) as f64).sqrt();
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+            .map(|d| d.inverse_cdf(0.975))
+            .unwrap_or(1.96);
+        let half = t * sd / (n as f64).sqrt();
+        [(mean - half).max(0.0), mean + half]
+    })
 }
 
 /// Accumulates samples of one metric.
@@ -126,15 +150,7 @@ impl Summary {
         } else {
             0.0
         };
-        let ci95 = (self.n > 1).then(|| {
-            let t = StudentsT::new(0.0, 1.0, (self.n - 1) as f64)
-                .map(|d| d.inverse_cdf(0.975))
-                .unwrap_or(1.96);
-            let half = t * stddev / (self.n as f64).sqrt();
-            // Durations and memory are never negative: a wide interval of a skewed sample (a
-            // few slow invocations among fast ones) must not claim the mean could be.
-            [(self.mean - half).max(0.0), self.mean + half]
-        });
+        let ci95 = ci95(self.n, self.mean, self.m2);
         // Sketch answers are clamped to the exact extremes.
         let clamp = |v: f64| v.clamp(self.min, self.max);
         Some(Distribution {
@@ -186,6 +202,21 @@ mod tests {
         let [lo, hi] = s.describe().unwrap().ci95.unwrap();
         assert_eq!(lo, 0.0);
         assert!(hi > 40.0, "{hi}");
+    }
+
+    #[test]
+    fn mean_alone_has_the_same_interval() {
+        let (mut m, mut s) = (Mean::default(), Summary::new());
+        for x in [100.0, 101.0, 103.0, 99.0, 120.0] {
+            m.push(x);
+            s.push(x);
+        }
+        let d = s.describe().unwrap();
+        assert_eq!(m.mean(), Some(d.mean));
+        assert_eq!(m.ci95(), d.ci95);
+        let mut one = Mean::default();
+        one.push(3.0);
+        assert_eq!(one.ci95(), None);
     }
 
     #[test]
