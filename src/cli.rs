@@ -1174,7 +1174,9 @@ fn print_dry_run(
     )?;
     writeln!(
         o,
-        "Cost: requests ${requests:.4}; duration at most ${worst:.4} if every invocation ran to the {} s timeout (a typical run costs far less)",
+        "Cost: requests {}; duration at most {} if every invocation ran to the {} s timeout (a typical run costs far less)",
+        crate::units::Usd(requests),
+        crate::units::Usd(worst),
         info.timeout_s
     )?;
     writeln!(

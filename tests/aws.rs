@@ -220,7 +220,7 @@ fn dry_run_changes_nothing() {
         "Dry run: nothing will be changed",
         "4 sizes (128, 256, 384, 512 MB) × 10 invocations = 40 invocations",
         "Control-plane calls: about 32",
-        "Cost: requests $0.0000",
+        "Cost: requests $0.000008000;",
     ] {
         assert!(stdout.contains(want), "{want:?} missing from:\n{stdout}");
     }
