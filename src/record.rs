@@ -93,6 +93,46 @@ impl<'a> InvocationRecord<'a> {
         }
     }
 
+    /// Why the record cannot be a real one, if it cannot: a number that is not finite or is
+    /// negative, or a memory figure outside what Lambda can configure (up to 32,768 MB,
+    /// LAMBDA_FACTS §5: the model's maximum; 10,240 MB for standard functions). Such a record is
+    /// counted as malformed, never averaged in: one `Memory Size: 0 MB` would wreck a log-scale
+    /// chart and every per-MB figure.
+    pub fn implausible(&self) -> Option<String> {
+        const MAX_MB: f64 = 32_768.0;
+        let fields = [
+            ("Duration", self.duration_ms),
+            ("Billed Duration", self.billed_duration_ms),
+            ("Memory Size", self.memory_size_mb),
+            ("Max Memory Used", self.max_memory_used_mb),
+            ("Init Duration", self.init_duration_ms),
+            ("Restore Duration", self.restore_duration_ms),
+            ("Billed Restore Duration", self.billed_restore_duration_ms),
+        ];
+        for (name, v) in fields {
+            if let Some(v) = v
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Some(format!("{name} is {v}; expected a finite number ≥ 0"));
+            }
+        }
+        if let Some(m) = self.memory_size_mb
+            && !(1.0..=MAX_MB).contains(&m)
+        {
+            return Some(format!(
+                "Memory Size is {m} MB; Lambda configures 128–10,240 MB (at most 32,768)"
+            ));
+        }
+        if let Some(m) = self.max_memory_used_mb
+            && m > MAX_MB
+        {
+            return Some(format!(
+                "Max Memory Used is {m} MB, more than any Lambda function has (32,768 MB)"
+            ));
+        }
+        None
+    }
+
     /// The same record, owning its strings, so it can outlive the buffer it was parsed from.
     pub fn into_owned(self) -> InvocationRecord<'static> {
         InvocationRecord {

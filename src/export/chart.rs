@@ -164,6 +164,12 @@ fn trade_off<DB: DrawingBackend>(
     let tx = move |m: f64| if log { m.log2() } else { m };
     let pad = (tx(all_hi) - tx(all_lo)).max(1e-9) * 0.08;
     let x_range = (tx(all_lo) - pad)..(tx(all_hi) + pad);
+    // plotters loops for ever on an infinite range; the parser lets no such size through, and
+    // this keeps it that way for any report.
+    anyhow::ensure!(
+        all_lo >= 1.0 && x_range.start.is_finite() && x_range.end.is_finite(),
+        "cannot chart memory sizes from {all_lo} to {all_hi} MB"
+    );
     // Ticks at the measured sizes, so each point can be read off the axis; a size too close to
     // the previous tick to label legibly (1536 beside 1769) is left to its point.
     let span = x_range.end - x_range.start;

@@ -492,7 +492,13 @@ impl<'s> Scanner<'s> {
             }
             record_end = next_end;
         }
-        if report.is_complete() {
+        let implausible = report
+            .is_complete()
+            .then(|| report.record.implausible())
+            .flatten();
+        if let Some(why) = implausible {
+            self.malformed(data, line_start, line_end, why);
+        } else if report.is_complete() {
             // What precedes the record on its line, near enough to belong to it (a compact JSON
             // line holds many events, each with its own timestamp).
             let prefix = &data[line_start.max(at.saturating_sub(PREFIX_WINDOW))..at];
@@ -534,7 +540,13 @@ impl<'s> Scanner<'s> {
                 end: obj_end,
             } => {
                 let line_start = memchr::memrchr(b'\n', &data[..start]).map_or(0, |i| i + 1);
-                match json::parse_event(&data[start..obj_end]) {
+                let parsed = json::parse_event(&data[start..obj_end]).and_then(|rep| {
+                    match rep.record.implausible() {
+                        Some(why) => Err(json::JsonError::Malformed(why)),
+                        None => Ok(rep),
+                    }
+                });
+                match parsed {
                     Ok(rep) => {
                         self.summary.records += 1;
                         sink(Observation {
@@ -643,7 +655,7 @@ impl<'s> Scanner<'s> {
                 reason,
             })?;
             for (i, r) in rows.iter().enumerate() {
-                match insights::row(r) {
+                match insights::row(r).and_then(plausible) {
                     Ok(Some(row)) => emit(row, summary),
                     Ok(None) => {}
                     Err(why) => bad(summary, i as u64 + 1, why, ""),
@@ -709,13 +721,21 @@ impl<'s> Scanner<'s> {
                 continue;
             };
             let fields: HashMap<String, String> = h.iter().cloned().zip(cells).collect();
-            match insights::row(&fields) {
+            match insights::row(&fields).and_then(plausible) {
                 Ok(Some(row)) => emit(row, summary),
                 Ok(None) => {}
                 Err(why) => bad(summary, record_line, why, &text),
             }
         }
         Ok(())
+    }
+}
+
+/// An Insights row whose numbers no real invocation has is malformed, as in the other shapes.
+fn plausible(row: Option<insights::Row>) -> Result<Option<insights::Row>, String> {
+    match row.as_ref().and_then(|r| r.record.implausible()) {
+        Some(why) => Err(why),
+        None => Ok(row),
     }
 }
 
@@ -849,6 +869,40 @@ some app line\n";
         assert_eq!(recs[1].0.init_duration_ms, Some(250.1));
         assert_eq!(recs[0].0.memory_size_mb, Some(1024.0));
         assert_eq!(recs[0].2.as_deref(), Some("brand-api"));
+    }
+
+    #[test]
+    fn impossible_numbers_are_malformed_in_every_shape() {
+        // Text: a memory size of 0 (which once hung the log-scale chart) and one no function has.
+        let log = b"REPORT RequestId: a\tDuration: 1.0 ms\tBilled Duration: 1 ms\tMemory Size: 0 MB\tMax Memory Used: 50 MB\t\n\
+REPORT RequestId: b\tDuration: 1.0 ms\tBilled Duration: 1 ms\tMemory Size: 99999999999 MB\tMax Memory Used: 50 MB\t\n\
+REPORT RequestId: c\tDuration: 1.0 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 50 MB\t\n";
+        let (recs, s) = collect(log);
+        assert_eq!((recs.len(), s.malformed), (1, 2));
+        assert_eq!(s.malformed_examples[0].line, 1);
+        assert!(
+            s.malformed_examples[0]
+                .reason
+                .contains("Memory Size is 0 MB"),
+            "{:?}",
+            s.malformed_examples
+        );
+        // JSON-format logs.
+        let json = br#"{"time":"2024-06-01T12:00:00.000Z","type":"platform.report","record":{"requestId":"j","metrics":{"durationMs":1.0,"billedDurationMs":1,"memorySizeMB":0,"maxMemoryUsedMB":50},"status":"success"}}
+"#;
+        let (recs, s) = collect(json);
+        assert_eq!((recs.len(), s.malformed), (0, 1));
+        assert!(
+            s.malformed_examples[0]
+                .reason
+                .contains("Memory Size is 0 MB")
+        );
+        // Insights: memory in bytes, 0.
+        let csv = b"@timestamp,@requestId,@duration,@billedDuration,@memorySize,@maxMemoryUsed\n\
+2024-06-01 12:00:00.000,r1,101.5,102,0,85000000\n\
+2024-06-01 12:00:01.000,r2,99.0,99,1024000000,86000000\n";
+        let (recs, s) = collect(csv);
+        assert_eq!((recs.len(), s.malformed), (1, 1));
     }
 
     #[test]
