@@ -277,13 +277,15 @@ fn misbehave(name: &str, extra: &[&str]) -> (std::process::Output, Value) {
         name,
         &format!("functions/misbehaving/{name}"),
         &[
+            // 1024 MB: a python3 behind a pyenv shim (as on CI) spends ~160 ms of CPU starting,
+            // over a second at 256 MB's share, which made the init timeout race it.
             &[
                 "--memory",
-                "256",
+                "1024",
                 "--invocations",
                 "2",
                 "--init-timeout",
-                "2",
+                "3",
                 "--timeout",
                 "3",
             ],
@@ -318,7 +320,7 @@ fn misbehaving_runtimes_get_clear_errors_and_leave_nothing_behind() {
             "{name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let c = config(&r, 256);
+        let c = config(&r, 1024);
         assert_eq!(c["invocations"], 2, "{name}");
         assert_eq!(
             c["error_types"][error_type], 2,
@@ -361,7 +363,7 @@ fn misbehaving_runtimes_get_clear_errors_and_leave_nothing_behind() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(config(&r, 256)["errors"], 0);
+    assert_eq!(config(&r, 1024)["errors"], 0);
     assert_clean();
 }
 
