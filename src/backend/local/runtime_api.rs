@@ -38,6 +38,9 @@ struct State {
     init_error: Option<String>,
     shutdown: bool,
     arn: String,
+    /// Which environment the server now serves; bumped by [`RuntimeApi::reset`]. A `/next`
+    /// still waiting from a killed environment's connection must not take the next one's event.
+    generation: u64,
 }
 
 /// The shared state between the server's connection threads and the backend.
@@ -97,6 +100,10 @@ impl RuntimeApi {
         st.outcome = None;
         st.next_seen = None;
         st.init_error = None;
+        // Wake the old environment's waiting `/next`s, so that they give up rather than race the
+        // new runtime for its first event (and lose it to a dead socket).
+        st.generation += 1;
+        self.shared.cv.notify_all();
     }
 
     /// When the runtime first asked for an event (its init is done), if it has.
@@ -380,13 +387,27 @@ fn next(w: &mut TcpStream, s: &Shared) -> std::io::Result<()> {
         st.next_seen = Some(Instant::now());
         s.cv.notify_all();
     }
+    let generation = st.generation;
     let mut st =
-        s.cv.wait_while(st, |st| st.pending.is_none() && !st.shutdown)
-            .unwrap_or_else(|e| e.into_inner());
+        s.cv.wait_while(st, |st| {
+            st.pending.is_none() && !st.shutdown && st.generation == generation
+        })
+        .unwrap_or_else(|e| e.into_inner());
+    if st.generation != generation {
+        // The environment this connection belonged to is gone: close it unanswered.
+        return Err(std::io::Error::other("the environment was replaced"));
+    }
     let Some((id, payload, deadline)) = st.pending.take() else {
         return Ok(());
     };
     let arn = st.arn.clone();
+    // X-Ray ids from the request id's hex digits (padded: any id must do).
+    let hex: String = id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .chain(std::iter::repeat('0'))
+        .take(24)
+        .collect();
     st.in_flight = Some(InFlight {
         id: id.clone(),
         started: Instant::now(),
@@ -404,11 +425,53 @@ fn next(w: &mut TcpStream, s: &Shared) -> std::io::Result<()> {
                 format!(
                     "Root=1-{:08x}-{};Parent={};Sampled=0",
                     deadline / 1000,
-                    &id.replace('-', "")[..24],
-                    &id.replace('-', "")[..16]
+                    hex,
+                    &hex[..16]
                 ),
             ),
         ],
         &payload,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get_next(api: &RuntimeApi) -> TcpStream {
+        let mut c = TcpStream::connect(api.address()).unwrap();
+        c.write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c
+    }
+
+    fn wait_for_next(api: &RuntimeApi) {
+        assert!(api.wait_next(Duration::from_secs(5)).is_some(), "no /next");
+    }
+
+    /// A killed environment's `/next` is still waiting when the next environment starts: the
+    /// event must go to the new runtime, never to the dead connection (it once did, now and
+    /// then, and the invocation hung until the timeout).
+    #[test]
+    fn a_replaced_environments_next_never_takes_the_event() {
+        let api = RuntimeApi::start("arn:aws:lambda:us-east-1:000000000000:function:f").unwrap();
+        let mut old = get_next(&api);
+        wait_for_next(&api);
+        api.reset();
+        let mut new = get_next(&api);
+        wait_for_next(&api);
+        api.submit("req-1", b"{}", 0);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("\r\n\r\n{}") {
+            let n = new.read(&mut buf).expect("the new runtime gets its event");
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(String::from_utf8_lossy(&got).contains("Lambda-Runtime-Aws-Request-Id: req-1"));
+        // The old connection was closed without an answer.
+        assert_eq!(old.read(&mut buf).unwrap_or(0), 0);
+        assert!(api.handed_out().is_some());
+    }
 }
