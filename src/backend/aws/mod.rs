@@ -139,6 +139,18 @@ fn retry_after<E>(e: &SdkError<E, aws_sdk_lambda::config::http::HttpResponse>) -
     raw.headers().get("retry-after")?.trim().parse().ok()
 }
 
+/// How long to wait after a 429: the server's Retry-After, but never less than the backoff.
+fn throttle_wait<E>(
+    e: &SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
+    attempt: u32,
+    base: Duration,
+) -> Duration {
+    retry_after(e)
+        .map(Duration::from_secs_f64)
+        .unwrap_or_default()
+        .max(backoff(attempt, base))
+}
+
 /// Exponential backoff with full jitter: up to `base × 2^attempt`, capped at 20 s.
 fn backoff(attempt: u32, base: Duration) -> Duration {
     let cap = (base.as_secs_f64() * f64::from(1u32 << attempt.min(10))).min(20.0);
@@ -207,10 +219,7 @@ macro_rules! control {
                         attempt += 1;
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     } else if c == "TooManyRequestsException" && attempt < THROTTLE_RETRIES {
-                        let wait = retry_after(&e)
-                            .map(Duration::from_secs_f64)
-                            .unwrap_or_default()
-                            .max(backoff(attempt, Duration::from_millis(500)));
+                        let wait = throttle_wait(&e, attempt, Duration::from_millis(500));
                         attempt += 1;
                         tokio::time::sleep(wait).await;
                     } else {
@@ -302,10 +311,7 @@ impl Aws {
                     if code(&e) == Some("TooManyRequestsException")
                         && attempt < THROTTLE_RETRIES =>
                 {
-                    let wait = retry_after(&e)
-                        .map(Duration::from_secs_f64)
-                        .unwrap_or_default()
-                        .max(backoff(attempt, Duration::from_millis(200)));
+                    let wait = throttle_wait(&e, attempt, Duration::from_millis(200));
                     attempt += 1;
                     tokio::time::sleep(wait).await;
                 }
